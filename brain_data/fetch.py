@@ -1,0 +1,125 @@
+"""Download layer: every file has a public URL and a sha256; a local mirror is tried first.
+
+``BIOALIGN_DATA_MIRROR`` names a directory laid out like the public sources
+(``<mirror>/<dataset>/<file>``); ``BIOALIGN_DATA_CACHE`` the ignored cache that files are copied or
+downloaded into (default ``data/raw`` under the working directory). pooch does the download, the
+atomic write and the hash check; a mismatch becomes a ``DataIntegrityError`` naming the file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pooch
+
+from brain_data.errors import DataIntegrityError, DataUnavailableError
+
+pooch.get_logger().setLevel("WARNING")  # its "Downloading ..." line also shows for mirror copies
+
+MIRROR_ENV = "BIOALIGN_DATA_MIRROR"
+CACHE_ENV = "BIOALIGN_DATA_CACHE"
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One public file. ``mirror`` is its path under the mirror/cache root (``<dataset>/<name>``).
+
+    ``hash_of="gunzip"`` means ``sha256`` is of the decompressed content (for sources that
+    re-compress identical data, e.g. MNIST).
+    """
+
+    name: str
+    url: str
+    sha256: str
+    mirror: str
+    hash_of: str = "file"
+
+    @classmethod
+    def from_dict(cls, d: dict, dataset: str, where: str = "") -> FileSpec:
+        missing = [k for k in ("name", "url", "sha256") if k not in d]
+        if missing:
+            raise DataUnavailableError(f"{where}: file entry {d!r} lacks {missing}")
+        if d.get("hash_of", "file") not in ("file", "gunzip"):
+            raise DataIntegrityError(f"{where}: hash_of must be 'file' or 'gunzip', got {d['hash_of']!r}")
+        return cls(name=d["name"], url=d["url"], sha256=str(d["sha256"]).lower(),
+                   mirror=d.get("mirror", f"{dataset}/{d['name']}"), hash_of=d.get("hash_of", "file"))
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV, "data/raw")).resolve()
+
+
+def mirror_dir() -> Path | None:
+    value = os.environ.get(MIRROR_ENV)
+    return Path(value).resolve() if value else None
+
+
+def sha256sum(path: Path, gunzip: bool = False) -> str:
+    """Hex sha256 of a file (or of its gunzipped content)."""
+    digest = hashlib.sha256()
+    opener = gzip.open if gunzip else open
+    with opener(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _MirrorFirst:
+    """pooch downloader: copy from the mirror when it holds the file, else HTTP."""
+
+    def __init__(self, spec: FileSpec):
+        self.spec = spec
+
+    def __call__(self, url: str, output_file, pooch_obj, check_only: bool = False):
+        mirror = mirror_dir()
+        local = mirror / self.spec.mirror if mirror else None
+        if local is not None and local.is_file():
+            if check_only:
+                return True
+            if hasattr(output_file, "write"):
+                with open(local, "rb") as src:
+                    shutil.copyfileobj(src, output_file)
+            else:
+                shutil.copyfile(local, output_file)
+            return None
+        try:
+            return pooch.HTTPDownloader(progressbar=False)(url, output_file, pooch_obj, check_only=check_only)
+        except Exception as err:  # network errors come in many types
+            where = f" nor at {local}" if local is not None else f" (set {MIRROR_ENV} to a local mirror)"
+            raise DataUnavailableError(
+                f"{self.spec.name}: could not be downloaded from {url} ({type(err).__name__}: {err}),{where}"
+            ) from err
+
+
+def fetch(spec: FileSpec) -> Path:
+    """Return the local path of ``spec``, fetching it (mirror first) and checking its hash."""
+    target = cache_dir() / spec.mirror
+    target.parent.mkdir(parents=True, exist_ok=True)
+    known = f"sha256:{spec.sha256}" if spec.hash_of == "file" else None
+    if spec.hash_of == "gunzip" and target.is_file() and sha256sum(target, gunzip=True) == spec.sha256:
+        return target
+    try:
+        path = Path(pooch.retrieve(spec.url, known_hash=known, fname=target.name, path=target.parent,
+                                   downloader=_MirrorFirst(spec), progressbar=False))
+    except ValueError as err:
+        if "hash" not in str(err).lower():
+            raise
+        raise DataIntegrityError(_bad_hash(spec, "its sha256 differs")) from err
+    if spec.hash_of == "gunzip":
+        actual = sha256sum(path, gunzip=True)
+        if actual != spec.sha256:
+            path.unlink(missing_ok=True)
+            raise DataIntegrityError(_bad_hash(spec, f"the sha256 of its decompressed content is {actual}"))
+    return path
+
+
+def _bad_hash(spec: FileSpec, what: str) -> str:
+    mirror = mirror_dir()
+    src = mirror / spec.mirror if mirror and (mirror / spec.mirror).is_file() else spec.url
+    return (f"{spec.name}: refused, {what} (expected sha256 {spec.sha256}; source {src}). "
+            f"Replace it with an intact copy from {spec.url}.")

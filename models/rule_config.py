@@ -1,0 +1,47 @@
+"""Per-rule configuration files ``config/rules/<id>.yaml``.
+
+Keys (all optional): ``hparams`` (keyword arguments of the rule class), ``per_arch`` and
+``per_trainset`` (overrides of ``hparams``), ``training`` (overrides of the main config's
+``training`` block, e.g. ``epochs: {mnist: 3, cifar10: 6}``) and ``smoke`` (the budget with which the
+common test checks that the rule learns on real MNIST: ``n_train``, ``epochs``, ``batch_size``,
+``min_accuracy: {mlp: .., cnn: ..}``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config" / "rules"
+KEYS = {"hparams", "per_arch", "per_trainset", "training", "smoke"}
+
+
+def load_rule_config(rule_id: str, config_dir: str | Path | None = None) -> dict:
+    """The rule's config file as a dict ({} when the rule has none)."""
+    path = Path(config_dir or CONFIG_DIR) / f"{rule_id}.yaml"
+    if not path.is_file():
+        return {}
+    cfg = yaml.safe_load(path.read_text()) or {}
+    unknown = set(cfg) - KEYS
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {sorted(unknown)}; allowed {sorted(KEYS)}")
+    return cfg
+
+
+def resolve_hparams(cfg: dict, arch: str, trainset: str) -> dict:
+    """``hparams`` with the arch then trainset overrides applied."""
+    out = dict(cfg.get("hparams") or {})
+    out.update((cfg.get("per_arch") or {}).get(arch) or {})
+    out.update((cfg.get("per_trainset") or {}).get(trainset) or {})
+    return out
+
+
+def resolve_training(base: dict, cfg: dict, trainset: str) -> dict:
+    """The training block for one run: ``base`` updated by the rule's ``training`` overrides.
+
+    Values given as a mapping keyed by training set (``{mnist: 3, cifar10: 6}``) are resolved.
+    """
+    merged = {**base, **(cfg.get("training") or {})}
+    return {k: (v.get(trainset, v.get("default")) if isinstance(v, dict) else v)
+            for k, v in merged.items()}

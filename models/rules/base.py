@@ -1,0 +1,108 @@
+"""The Rule interface every learning rule implements, and its card.
+
+A rule owns a shared network (``models.arch.Net``) plus whatever extra state its credit assignment
+needs (feedback matrices, synthetic-gradient modules, ...), all registered as sub-modules or
+buffers so that ``state_dict`` round-trips it. Training loops, data and evaluation are shared
+(``models.training``); a rule only says how one minibatch changes the weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from models.arch import Net
+
+#: Families of the credit-assignment taxonomy (Ororbia 2023 survey), plus the two reference points.
+FAMILIES = (
+    "baseline",  # backprop: the non-plausible reference
+    "control",  # untrained network
+    "implicit",  # e.g. Hebbian, STDP: no explicit error signal
+    "explicit global",  # a global error/reward broadcast: FA/DFA, perturbation, three-factor
+    "explicit local non-synergistic",  # local errors from local losses/synthetic gradients
+    "explicit local synergistic: discrepancy reduction",  # target prop, predictive coding, LRA
+    "explicit local synergistic: energy-based",  # equilibrium propagation, CHL
+    "explicit local synergistic: forward-only",  # forward-forward, PEPITA, signal propagation
+)
+
+#: Problems of backprop a rule may address (its card lists the ones it does).
+BACKPROP_PROBLEMS = (
+    "weight transport",  # feedback uses the transposed forward weights
+    "global feedback pathway",  # a separate, exact backward network
+    "update locking",  # layers wait for the full forward/backward pass
+    "non-local updates",  # an update depends on quantities far from the synapse
+    "two-phase training",  # distinct forward and backward phases
+    "derivative transport",  # feedback multiplies by activation derivatives
+    "signed error transmission",  # neurons send signed error values
+    "labels at every layer",  # supervision needed throughout
+)
+
+
+@dataclass(frozen=True)
+class RuleCard:
+    """What a rule is: taxonomy family, backprop problems it addresses, reference, caveats."""
+
+    family: str
+    addresses: tuple[str, ...] = ()
+    reference: str | None = None
+    notes: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.family not in FAMILIES:
+            raise ValueError(f"card family {self.family!r} is not one of {FAMILIES}")
+        bad = [p for p in self.addresses if p not in BACKPROP_PROBLEMS]
+        if bad:
+            raise ValueError(f"card lists unknown backprop problems {bad}; known: {BACKPROP_PROBLEMS}")
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["addresses"] = list(self.addresses)
+        return d
+
+
+class Rule(nn.Module):
+    """Base class. Subclasses set ``card`` and implement ``train_step``.
+
+    Hyper-parameters are keyword-only ``__init__`` arguments stored under the same names; check
+    them with ``self._check`` so a bad value fails with the parameter's name and allowed range.
+    """
+
+    card: ClassVar[RuleCard]
+    #: True when the rule changes the network (False only for the untrained control).
+    learns: ClassVar[bool] = True
+
+    def __init__(self, net: Net):
+        super().__init__()
+        self.net = net
+
+    # --- the interface -------------------------------------------------------------------
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        """One minibatch of learning; returns scalar metrics (loss, energy, goodness, ...)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement train_step")
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores (n, n_classes); the argmax is the prediction."""
+        return self.net(x)
+
+    @torch.no_grad()
+    def layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Ordered layer activations compared with the brain."""
+        return self.net.forward_layers(x)
+
+    def end_epoch(self, epoch: int) -> None:
+        """Hook called after each epoch (schedules, normalisation); default does nothing."""
+
+    # --- helpers -------------------------------------------------------------------------
+    @staticmethod
+    def _check(name: str, value, ok: bool, allowed: str) -> None:
+        if not ok:
+            raise ValueError(f"hyper-parameter {name}={value!r} is invalid: must be {allowed}")
+
+    def _check_positive(self, **values) -> None:
+        for name, value in values.items():
+            self._check(name, value, isinstance(value, int | float) and value > 0, "> 0")
