@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: $(VENV)/.installed
-	$(VENV)/bin/snakemake --cores $(CORES) --rerun-triggers mtime params input
+	$(VENV)/bin/snakemake --cores $(CORES)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q

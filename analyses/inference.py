@@ -1,0 +1,98 @@
+"""Bootstrap intervals and cross-validated layer selection for RSA scores.
+
+Scores arrive as a (layers, subjects) matrix of per-subject similarities; single-RDM recordings are
+handled by resampling stimuli instead of subjects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+
+def percentile_ci(samples: np.ndarray, alpha: float = 0.05, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided percentile interval of bootstrap ``samples`` along ``axis``."""
+    lo, hi = np.nanpercentile(samples, [100 * alpha / 2, 100 * (1 - alpha / 2)], axis=axis)
+    return lo, hi
+
+
+def bootstrap_subjects(per_subject: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """Means over subjects resampled with replacement: (..., subjects) -> (..., n_boot)."""
+    n = per_subject.shape[-1]
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    return per_subject[..., idx].mean(axis=-1)
+
+
+def loso_best_layer(per_subject: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Leave-one-subject-out layer choice on (layers, subjects) scores.
+
+    For each held-out subject the layer with the best mean score over the *other* subjects is chosen
+    and the held-out subject's score at that layer is returned, so the choice never sees the data it
+    is judged on. Returns (held-out scores (subjects,), chosen layer index per subject).
+    """
+    n_layers, n = per_subject.shape
+    if n < 2:
+        raise ValueError("leave-one-subject-out layer selection needs at least 2 subjects")
+    others = (per_subject.sum(axis=1, keepdims=True) - per_subject) / (n - 1)  # (layers, subjects)
+    chosen = np.argmax(others, axis=0)
+    return per_subject[chosen, np.arange(n)], chosen
+
+
+def bootstrap_loso(per_subject: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """Bootstrap over subjects of the LOSO best-layer score (selection redone in every sample)."""
+    n = per_subject.shape[1]
+    rng = np.random.default_rng(seed)
+    out = np.empty(n_boot)
+    for b in range(n_boot):
+        idx = rng.integers(0, n, size=n)
+        sample = per_subject[:, idx]
+        if len(np.unique(idx)) < 2:
+            out[b] = np.nan
+            continue
+        out[b] = loso_best_layer(sample)[0].mean()
+    return out
+
+
+def stimulus_resamples(n_stim: int, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n_stim) stimulus indices drawn with replacement."""
+    return np.random.default_rng(seed).integers(0, n_stim, size=(n_boot, n_stim))
+
+
+def resampled_pairs(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row/column indices of the upper-triangle pairs of a resample, dropping pairs of one stimulus."""
+    i, j = np.triu_indices(len(idx), 1)
+    keep = idx[i] != idx[j]
+    return idx[i[keep]], idx[j[keep]]
+
+
+def bootstrap_stimuli(score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], n_stim: int,
+                      n_boot: int, seed: int) -> np.ndarray:
+    """Scores recomputed on stimulus resamples (rsatoolbox's scheme: duplicate pairs dropped).
+
+    ``score_fn(rows, cols)`` gets the RDM entries to use and returns a score array (e.g. per layer);
+    the result stacks them as (..., n_boot).
+    """
+    samples = [score_fn(*resampled_pairs(idx)) for idx in stimulus_resamples(n_stim, n_boot, seed)]
+    return np.stack(samples, axis=-1)
+
+
+def split_half_best_layer(score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], n_stim: int,
+                          n_splits: int, seed: int) -> tuple[float, np.ndarray]:
+    """Layer choice on one random half of the stimuli, scored on the other half (and vice versa).
+
+    For single-RDM recordings, where subjects cannot be held out. ``score_fn(rows, cols)`` returns
+    per-layer scores on the given pairs. Returns the mean held-out score and the chosen layers.
+    """
+    rng = np.random.default_rng(seed)
+    held, chosen = [], []
+    for _ in range(n_splits):
+        perm = rng.permutation(n_stim)
+        halves = perm[: n_stim // 2], perm[n_stim // 2:]
+        for a, b in (halves, halves[::-1]):
+            ia, ja = np.triu_indices(len(a), 1)
+            ib, jb = np.triu_indices(len(b), 1)
+            layer = int(np.argmax(score_fn(np.sort(a)[ia], np.sort(a)[ja])))
+            held.append(score_fn(np.sort(b)[ib], np.sort(b)[jb])[layer])
+            chosen.append(layer)
+    return float(np.mean(held)), np.asarray(chosen)

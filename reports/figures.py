@@ -1,0 +1,94 @@
+"""Matplotlib figures of the report; each function returns a Figure and does no file I/O."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy.stats import rankdata  # noqa: E402
+
+from analyses.scoring import BEST  # noqa: E402
+
+
+def _colors(rules: list[str]) -> dict[str, tuple]:
+    cmap = plt.get_cmap("tab20")
+    return {r: cmap(i % 20) for i, r in enumerate(sorted(rules))}
+
+
+def score_bars(ranking: pd.DataFrame, title: str) -> plt.Figure:
+    """Cross-validated best-layer score per rule, grouped by (arch, trainset); ceiling band, 95 % CI."""
+    groups = ranking.groupby(["arch", "trainset"], sort=True)
+    rules = sorted(ranking["rule"].unique())
+    colors = _colors(rules)
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * len(rules) * groups.ngroups + 2), 3.6))
+    width = 0.8 / max(len(rules), 1)
+    labels = []
+    for gi, ((arch, trainset), g) in enumerate(groups):
+        labels.append(f"{arch}\n{trainset}")
+        for ri, rule in enumerate(rules):
+            row = g[g["rule"] == rule]
+            if row.empty:
+                continue
+            r = row.iloc[0]
+            x = gi + (ri - (len(rules) - 1) / 2) * width
+            err = np.array([[r.score - r.ci_low], [r.ci_high - r.score]])
+            ax.bar(x, r.score, width, color=colors[rule], label=rule if gi == 0 else None,
+                   yerr=None if np.isnan(err).any() else np.abs(err), capsize=2)
+    lo, hi = ranking["noise_ceiling_low"].mean(), ranking["noise_ceiling_high"].mean()
+    if np.isfinite(lo) and np.isfinite(hi):
+        ax.axhspan(lo, hi, color="0.85", zorder=0, label="noise ceiling")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_ylabel(f"{ranking['method'].iloc[0]} (best layer, CV)")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, ncols=2, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    return fig
+
+
+def layer_profiles(scores: pd.DataFrame, title: str) -> plt.Figure:
+    """Score of every layer (mean over seeds, 95 % CI band), one panel per (arch, trainset)."""
+    per_layer = scores[scores["layer"] != BEST]
+    panels = sorted(per_layer.groupby(["arch", "trainset"]).groups)
+    colors = _colors(list(per_layer["rule"].unique()))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 1.5, 3), squeeze=False)
+    for ax, (arch, trainset) in zip(axes[0], panels, strict=True):
+        g = per_layer[(per_layer["arch"] == arch) & (per_layer["trainset"] == trainset)]
+        for rule, rg in g.groupby("rule"):
+            m = rg.groupby("layer", sort=False)[["score", "ci_low", "ci_high"]].mean()
+            x = np.arange(len(m))
+            ax.plot(x, m["score"], "-o", ms=3, color=colors[rule], label=rule)
+            ax.fill_between(x, m["ci_low"], m["ci_high"], color=colors[rule], alpha=0.15, lw=0)
+            ax.set_xticks(x, m.index, rotation=45, fontsize=7)
+        nc = g["noise_ceiling_high"].mean()
+        if np.isfinite(nc):
+            ax.axhline(nc, color="0.5", ls="--", lw=0.8)
+        ax.set_title(f"{arch} / {trainset}", fontsize=9)
+    axes[0, 0].set_ylabel(per_layer["method"].iloc[0])
+    axes[0, -1].legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def rdm_grid(rdms: dict[str, np.ndarray], title: str, ncols: int = 6) -> plt.Figure:
+    """RDMs as percentile-ranked images (the display convention of Kriegeskorte et al. 2008)."""
+    n = len(rdms)
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.1 * ncols, 2.3 * nrows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, (name, rdm) in zip(axes.ravel(), rdms.items(), strict=False):
+        iu = np.triu_indices(len(rdm), 1)
+        ranked = np.zeros_like(rdm, dtype=float)
+        ranked[iu] = rankdata(rdm[iu]) / len(iu[0])
+        ranked = ranked + ranked.T
+        ax.imshow(ranked, cmap="viridis", interpolation="nearest")
+        ax.set_title(name, fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
