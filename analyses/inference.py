@@ -11,7 +11,9 @@ from collections.abc import Callable
 import numpy as np
 
 
-def percentile_ci(samples: np.ndarray, alpha: float = 0.05, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
+def percentile_ci(
+    samples: np.ndarray, alpha: float = 0.05, axis: int = -1
+) -> tuple[np.ndarray, np.ndarray]:
     """Two-sided percentile interval of bootstrap ``samples`` along ``axis``."""
     lo, hi = np.nanpercentile(samples, [100 * alpha / 2, 100 * (1 - alpha / 2)], axis=axis)
     return lo, hi
@@ -66,8 +68,9 @@ def resampled_pairs(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return idx[i[keep]], idx[j[keep]]
 
 
-def bootstrap_stimuli(score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], n_stim: int,
-                      n_boot: int, seed: int) -> np.ndarray:
+def bootstrap_stimuli(
+    score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], n_stim: int, n_boot: int, seed: int
+) -> np.ndarray:
     """Scores recomputed on stimulus resamples (rsatoolbox's scheme: duplicate pairs dropped).
 
     ``score_fn(rows, cols)`` gets the RDM entries to use and returns a score array (e.g. per layer);
@@ -77,8 +80,9 @@ def bootstrap_stimuli(score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], 
     return np.stack(samples, axis=-1)
 
 
-def split_half_best_layer(score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], n_stim: int,
-                          n_splits: int, seed: int) -> tuple[float, np.ndarray]:
+def split_half_best_layer(
+    score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], n_stim: int, n_splits: int, seed: int
+) -> tuple[float, np.ndarray]:
     """Layer choice on one random half of the stimuli, scored on the other half (and vice versa).
 
     For single-RDM recordings, where subjects cannot be held out. ``score_fn(rows, cols)`` returns
@@ -88,7 +92,7 @@ def split_half_best_layer(score_fn: Callable[[np.ndarray, np.ndarray], np.ndarra
     held, chosen = [], []
     for _ in range(n_splits):
         perm = rng.permutation(n_stim)
-        halves = perm[: n_stim // 2], perm[n_stim // 2:]
+        halves = perm[: n_stim // 2], perm[n_stim // 2 :]
         for a, b in (halves, halves[::-1]):
             ia, ja = np.triu_indices(len(a), 1)
             ib, jb = np.triu_indices(len(b), 1)

@@ -36,7 +36,9 @@ def compare(models: np.ndarray, data: np.ndarray, method: str = "spearman") -> n
         raise ValueError(f"method={method!r} is unknown; choose one of {sorted(COMPARATORS)}")
     models, data = np.atleast_2d(models), np.atleast_2d(data)
     if models.shape[1] != data.shape[1]:
-        raise ValueError(f"model vectors have {models.shape[1]} entries, data vectors {data.shape[1]}")
+        raise ValueError(
+            f"model vectors have {models.shape[1]} entries, data vectors {data.shape[1]}"
+        )
     return COMPARATORS[method](models, data)
 
 
@@ -67,8 +69,9 @@ def pool(data: np.ndarray, method: str, pooling: str = "rsatoolbox") -> np.ndarr
     return (z / z.std(axis=1, keepdims=True)).mean(axis=0)
 
 
-def noise_ceiling(data: np.ndarray, method: str = "spearman", squared: bool = False,
-                  pooling: str = "rsatoolbox") -> NoiseCeiling:
+def noise_ceiling(
+    data: np.ndarray, method: str = "spearman", squared: bool = False, pooling: str = "rsatoolbox"
+) -> NoiseCeiling:
     """Nili et al. (2014) ceilings: each subject vs the pooled RDM of all subjects (upper) or of the
     others (lower), averaged over subjects.
 
@@ -82,8 +85,14 @@ def noise_ceiling(data: np.ndarray, method: str = "spearman", squared: bool = Fa
         return NoiseCeiling(np.nan, np.nan, nan, nan)
     everyone = pool(data, method, pooling)[None]
     up = compare(data, everyone, method)[:, 0]
-    lo = np.array([compare(data[i:i + 1], pool(np.delete(data, i, axis=0), method, pooling)[None],
-                           method)[0, 0] for i in range(n)])
+    lo = np.array(
+        [
+            compare(
+                data[i : i + 1], pool(np.delete(data, i, axis=0), method, pooling)[None], method
+            )[0, 0]
+            for i in range(n)
+        ]
+    )
     if squared:
         up, lo = up**2, lo**2
     return NoiseCeiling(float(lo.mean()), float(up.mean()), lo, up)

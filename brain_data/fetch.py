@@ -45,9 +45,16 @@ class FileSpec:
         if missing:
             raise DataUnavailableError(f"{where}: file entry {d!r} lacks {missing}")
         if d.get("hash_of", "file") not in ("file", "gunzip"):
-            raise DataIntegrityError(f"{where}: hash_of must be 'file' or 'gunzip', got {d['hash_of']!r}")
-        return cls(name=d["name"], url=d["url"], sha256=str(d["sha256"]).lower(),
-                   mirror=d.get("mirror", f"{dataset}/{d['name']}"), hash_of=d.get("hash_of", "file"))
+            raise DataIntegrityError(
+                f"{where}: hash_of must be 'file' or 'gunzip', got {d['hash_of']!r}"
+            )
+        return cls(
+            name=d["name"],
+            url=d["url"],
+            sha256=str(d["sha256"]).lower(),
+            mirror=d.get("mirror", f"{dataset}/{d['name']}"),
+            hash_of=d.get("hash_of", "file"),
+        )
 
 
 def cache_dir() -> Path:
@@ -88,9 +95,15 @@ class _MirrorFirst:
                 shutil.copyfile(local, output_file)
             return None
         try:
-            return pooch.HTTPDownloader(progressbar=False)(url, output_file, pooch_obj, check_only=check_only)
+            return pooch.HTTPDownloader(progressbar=False)(
+                url, output_file, pooch_obj, check_only=check_only
+            )
         except Exception as err:  # network errors come in many types
-            where = f" nor at {local}" if local is not None else f" (set {MIRROR_ENV} to a local mirror)"
+            where = (
+                f" nor at {local}"
+                if local is not None
+                else f" (set {MIRROR_ENV} to a local mirror)"
+            )
             raise DataUnavailableError(
                 f"{self.spec.name}: could not be downloaded from {url} ({type(err).__name__}: {err}),{where}"
             ) from err
@@ -101,11 +114,23 @@ def fetch(spec: FileSpec) -> Path:
     target = cache_dir() / spec.mirror
     target.parent.mkdir(parents=True, exist_ok=True)
     known = f"sha256:{spec.sha256}" if spec.hash_of == "file" else None
-    if spec.hash_of == "gunzip" and target.is_file() and sha256sum(target, gunzip=True) == spec.sha256:
+    if (
+        spec.hash_of == "gunzip"
+        and target.is_file()
+        and sha256sum(target, gunzip=True) == spec.sha256
+    ):
         return target
     try:
-        path = Path(pooch.retrieve(spec.url, known_hash=known, fname=target.name, path=target.parent,
-                                   downloader=_MirrorFirst(spec), progressbar=False))
+        path = Path(
+            pooch.retrieve(
+                spec.url,
+                known_hash=known,
+                fname=target.name,
+                path=target.parent,
+                downloader=_MirrorFirst(spec),
+                progressbar=False,
+            )
+        )
     except ValueError as err:
         if "hash" not in str(err).lower():
             raise
@@ -114,12 +139,16 @@ def fetch(spec: FileSpec) -> Path:
         actual = sha256sum(path, gunzip=True)
         if actual != spec.sha256:
             path.unlink(missing_ok=True)
-            raise DataIntegrityError(_bad_hash(spec, f"the sha256 of its decompressed content is {actual}"))
+            raise DataIntegrityError(
+                _bad_hash(spec, f"the sha256 of its decompressed content is {actual}")
+            )
     return path
 
 
 def _bad_hash(spec: FileSpec, what: str) -> str:
     mirror = mirror_dir()
     src = mirror / spec.mirror if mirror and (mirror / spec.mirror).is_file() else spec.url
-    return (f"{spec.name}: refused, {what} (expected sha256 {spec.sha256}; source {src}). "
-            f"Replace it with an intact copy from {spec.url}.")
+    return (
+        f"{spec.name}: refused, {what} (expected sha256 {spec.sha256}; source {src}). "
+        f"Replace it with an intact copy from {spec.url}."
+    )

@@ -72,7 +72,9 @@ def load_manifest(path: Path) -> dict:
     names = {f["name"] for f in manifest["files"]}
     for roi, sel in manifest["rois"].items():
         if sel["file"] not in names:
-            raise RecordingError(f"{path}: ROI {roi} reads {sel['file']!r}, which is not under files")
+            raise RecordingError(
+                f"{path}: ROI {roi} reads {sel['file']!r}, which is not under files"
+            )
     return manifest
 
 
@@ -88,7 +90,9 @@ def _read_variable(path: Path, name: str) -> np.ndarray:
     except Exception as err:
         raise RecordingError(f"{path}: not a readable MATLAB file: {err}") from err
     if name not in mat:
-        raise RecordingError(f"{path}: no variable {name!r} (has {sorted(k for k in mat if k[0] != '_')})")
+        raise RecordingError(
+            f"{path}: no variable {name!r} (has {sorted(k for k in mat if k[0] != '_')})"
+        )
     return mat[name]
 
 
@@ -102,7 +106,8 @@ def _select(raw: np.ndarray, sel: dict, path: Path) -> np.ndarray:
             raw = np.asarray(cells[tuple(sel["index"])], dtype=float)
         else:  # struct array (a, b, ...) of RDMs -> (a, b, ..., n, n)
             raw = np.stack([np.asarray(c, dtype=float) for c in cells.ravel()]).reshape(
-                cells.shape + np.asarray(cells.ravel()[0]).shape)
+                cells.shape + np.asarray(cells.ravel()[0]).shape
+            )
     elif "index" in sel:
         raw = raw[tuple(sel["index"])]
     arr = np.asarray(raw, dtype=float)
@@ -111,7 +116,9 @@ def _select(raw: np.ndarray, sel: dict, path: Path) -> np.ndarray:
     n_extra = arr.ndim - 2
     for ax in sorted(sel.get("mean_axes", []), reverse=True):
         if ax >= n_extra:
-            raise RecordingError(f"{path}: mean axis {ax} is not a leading axis of shape {arr.shape}")
+            raise RecordingError(
+                f"{path}: mean axis {ax} is not a leading axis of shape {arr.shape}"
+            )
         arr = arr.mean(axis=ax)
         n_extra -= 1
     subj = sel.get("subject_axis")
@@ -125,21 +132,28 @@ def _select(raw: np.ndarray, sel: dict, path: Path) -> np.ndarray:
 def validate_rdms(rdms: np.ndarray, n_stimuli: int, where: str) -> np.ndarray:
     """Check (n_subj, n, n) RDMs: stimulus count, finite, symmetric, zero diagonal."""
     if rdms.ndim != 3 or rdms.shape[1] != rdms.shape[2]:
-        raise RecordingError(f"{where}: RDMs must be (subjects, stimuli, stimuli), got {rdms.shape}")
+        raise RecordingError(
+            f"{where}: RDMs must be (subjects, stimuli, stimuli), got {rdms.shape}"
+        )
     if rdms.shape[1] != n_stimuli:
-        raise RecordingError(f"{where}: RDMs cover {rdms.shape[1]} stimuli, the manifest's stimulus "
-                             f"order lists {n_stimuli}")
+        raise RecordingError(
+            f"{where}: RDMs cover {rdms.shape[1]} stimuli, the manifest's stimulus "
+            f"order lists {n_stimuli}"
+        )
     bad = ~np.isfinite(rdms)
     if bad.any():
         s, i, j = np.argwhere(bad)[0]
-        raise RecordingError(f"{where}: {int(bad.sum())} non-finite values (NaN/inf), first at "
-                             f"subject {s + 1}, stimuli ({i + 1}, {j + 1})")
+        raise RecordingError(
+            f"{where}: {int(bad.sum())} non-finite values (NaN/inf), first at "
+            f"subject {s + 1}, stimuli ({i + 1}, {j + 1})"
+        )
     asym = np.abs(rdms - rdms.transpose(0, 2, 1)).max(axis=(1, 2))
     scale = np.abs(rdms).max(axis=(1, 2)) + 1e-12
     if (asym > SYMMETRY_TOL * scale).any():
         s = int(np.argmax(asym / scale))
-        raise RecordingError(f"{where}: RDM of subject {s + 1} is not symmetric "
-                             f"(max |D - D^T| = {asym[s]:.3g})")
+        raise RecordingError(
+            f"{where}: RDM of subject {s + 1} is not symmetric (max |D - D^T| = {asym[s]:.3g})"
+        )
     diag = np.abs(np.diagonal(rdms, axis1=1, axis2=2)).max()
     if diag > SYMMETRY_TOL * scale.max():
         raise RecordingError(f"{where}: RDM diagonal is not zero (max {diag:.3g})")
@@ -163,8 +177,11 @@ def load_recording(recording: str) -> Recording:
         arr = _select(_read_variable(fpath, sel["variable"]), sel, fpath)
         rdms[roi] = validate_rdms(arr, len(stimuli), f"{fpath} (recording {man['id']}, ROI {roi})")
         if "subjects" in man and rdms[roi].shape[0] != man["subjects"]:
-            raise RecordingError(f"{fpath} (ROI {roi}): {rdms[roi].shape[0]} subject RDMs, "
-                                 f"manifest {path} says {man['subjects']}")
+            raise RecordingError(
+                f"{fpath} (ROI {roi}): {rdms[roi].shape[0]} subject RDMs, "
+                f"manifest {path} says {man['subjects']}"
+            )
     meta = {k: v for k, v in man.items() if k not in ("rois", "files")}
-    return Recording(man["id"], man["modality"], man["stimuli"], stimuli, rdms,
-                     man.get("citation", ""), meta)
+    return Recording(
+        man["id"], man["modality"], man["stimuli"], stimuli, rdms, man.get("citation", ""), meta
+    )

@@ -28,7 +28,9 @@ def load_spec(kind: str, spec_id: str) -> dict:
     path = ROOT / kind / f"{spec_id}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in (ROOT / kind).glob("*.yaml"))
-        raise DataError(f"unknown {kind[:-1] if kind.endswith('s') else kind} {spec_id!r}; known: {known}")
+        raise DataError(
+            f"unknown {kind[:-1] if kind.endswith('s') else kind} {spec_id!r}; known: {known}"
+        )
     spec = read_yaml(path)
     spec["_path"] = str(path)
     return spec
@@ -36,5 +38,7 @@ def load_spec(kind: str, spec_id: str) -> dict:
 
 def fetch_files(spec: dict) -> dict[str, Path]:
     """Fetch every file of a spec whose ``files`` is a mapping key -> file entry."""
-    return {key: fetch(FileSpec.from_dict(entry, spec["id"], spec["_path"]))
-            for key, entry in spec["files"].items()}
+    return {
+        key: fetch(FileSpec.from_dict(entry, spec["id"], spec["_path"]))
+        for key, entry in spec["files"].items()
+    }

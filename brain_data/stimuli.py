@@ -51,8 +51,12 @@ def load_stimuli(stimset: str) -> StimulusSet:
     """Load a stimulus set by id and check its size against the spec."""
     spec = load_spec("stimuli", stimset)
     if spec["loader"] not in _LOADERS:
-        raise DataError(f"{spec['_path']}: unknown loader {spec['loader']!r}; known {sorted(_LOADERS)}")
+        raise DataError(
+            f"{spec['_path']}: unknown loader {spec['loader']!r}; known {sorted(_LOADERS)}"
+        )
     stimuli = _LOADERS[spec["loader"]](spec)
     if stimuli.n_stimuli != spec["n_stimuli"]:
-        raise DataError(f"{spec['_path']}: expected {spec['n_stimuli']} stimuli, loaded {stimuli.n_stimuli}")
+        raise DataError(
+            f"{spec['_path']}: expected {spec['n_stimuli']} stimuli, loaded {stimuli.n_stimuli}"
+        )
     return stimuli

@@ -21,7 +21,7 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(f"{path}: not an unsigned-byte idx file (magic {raw[:4].hex()})")
     ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(shape)):
         raise DataError(f"{path}: header says {shape} but holds {data.size} values")
@@ -71,3 +71,33 @@ def load_trainset(trainset: str) -> dict[str, np.ndarray]:
 def trainset_info(trainset: str) -> dict:
     """The training set's spec: ``input`` format, ``n_classes``, ``classes``."""
     return load_spec("trainsets", trainset)
+
+
+def subset_indices(n: int | None, total: int, seed: int) -> np.ndarray:
+    """Sorted indices of a seeded random subset of size ``n`` (all when ``n`` is None or >= total)."""
+    if n is None or n >= total:
+        return np.arange(total)
+    return np.sort(np.random.default_rng(seed).permutation(total)[:n])
+
+
+def as_tensors(
+    data: dict[str, np.ndarray],
+    trainset: str,
+    *,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+) -> dict:
+    """Normalised float tensors (n, c, h, w) and int64 labels of seeded train/test subsets."""
+    import torch
+
+    from brain_data.images import to_tensor
+
+    spec = trainset_info(trainset)["input"]
+    out = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        idx = subset_indices(n, len(data[f"y_{split}"]), seed)
+        out[f"x_{split}"] = to_tensor(data[f"x_{split}"][idx], spec["mean"], spec["std"]).to(device)
+        out[f"y_{split}"] = torch.from_numpy(data[f"y_{split}"][idx]).to(device)
+    return out

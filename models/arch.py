@@ -25,8 +25,14 @@ def _activation(name: str) -> nn.Module:
 class Block(nn.Module):
     """One layer: ``pool(act(op(flatten?(x))))``; ``name`` is the layer's id in outputs."""
 
-    def __init__(self, name: str, op: nn.Module, act: nn.Module, pool: nn.Module | None = None,
-                 flatten: bool = False):
+    def __init__(
+        self,
+        name: str,
+        op: nn.Module,
+        act: nn.Module,
+        pool: nn.Module | None = None,
+        flatten: bool = False,
+    ):
         super().__init__()
         self.name, self.op, self.act = name, op, act
         self.pool = pool if pool is not None else nn.Identity()
@@ -73,22 +79,35 @@ class Net(nn.Module):
         return acts
 
 
-def mlp(in_shape: Sequence[int], n_classes: int, *, hidden: Sequence[int] = (512, 256),
-        activation: str = "relu") -> Net:
+def mlp(
+    in_shape: Sequence[int],
+    n_classes: int,
+    *,
+    hidden: Sequence[int] = (512, 256),
+    activation: str = "relu",
+) -> Net:
     """Fully connected stack: flatten, ``len(hidden)`` hidden layers ``fc1..``, readout."""
     if not hidden or any(int(h) < 1 for h in hidden):
         raise ValueError(f"hidden={list(hidden)!r} must be a non-empty list of positive widths")
     n_in = int(torch.tensor(in_shape).prod())
     blocks, width = [], n_in
     for i, h in enumerate(hidden):
-        blocks.append(Block(f"fc{i + 1}", nn.Linear(width, int(h)), _activation(activation),
-                            flatten=(i == 0)))
+        blocks.append(
+            Block(f"fc{i + 1}", nn.Linear(width, int(h)), _activation(activation), flatten=(i == 0))
+        )
         width = int(h)
     return Net(blocks, nn.Linear(width, n_classes), in_shape)
 
 
-def cnn(in_shape: Sequence[int], n_classes: int, *, channels: Sequence[int] = (32, 64, 128),
-        hidden: int = 256, kernel_size: int = 3, activation: str = "relu") -> Net:
+def cnn(
+    in_shape: Sequence[int],
+    n_classes: int,
+    *,
+    channels: Sequence[int] = (32, 64, 128),
+    hidden: int = 256,
+    kernel_size: int = 3,
+    activation: str = "relu",
+) -> Net:
     """Conv stack ``conv1..`` (k×k, same padding, 2×2 max-pool each), one dense ``fc1``, readout."""
     if not channels or any(int(c) < 1 for c in channels):
         raise ValueError(f"channels={list(channels)!r} must be a non-empty list of positive counts")

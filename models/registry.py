@@ -46,7 +46,9 @@ def get(rule_id: str) -> type[Rule]:
     """The rule class for ``rule_id``; an unknown id lists the valid ones."""
     _load_all()
     if rule_id not in _REGISTRY:
-        raise KeyError(f"unknown learning rule {rule_id!r}; registered rules: {', '.join(available())}")
+        raise KeyError(
+            f"unknown learning rule {rule_id!r}; registered rules: {', '.join(available())}"
+        )
     return _REGISTRY[rule_id]
 
 

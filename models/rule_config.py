@@ -2,7 +2,7 @@
 
 Keys (all optional): ``hparams`` (keyword arguments of the rule class), ``per_arch`` and
 ``per_trainset`` (overrides of ``hparams``), ``training`` (overrides of the main config's
-``training`` block, e.g. ``epochs: {mnist: 3, cifar10: 6}``) and ``smoke`` (the budget with which the
+``training`` block, e.g. ``epochs: {mnist: 3, cnn/cifar10: 6}``) and ``smoke`` (the budget with which the
 common test checks that the rule learns on real MNIST: ``n_train``, ``epochs``, ``batch_size``,
 ``min_accuracy: {mlp: .., cnn: ..}``).
 """
@@ -37,11 +37,21 @@ def resolve_hparams(cfg: dict, arch: str, trainset: str) -> dict:
     return out
 
 
-def resolve_training(base: dict, cfg: dict, trainset: str) -> dict:
+def _pick(value, arch: str | None, trainset: str):
+    """Resolve a value given per run: keys ``"<arch>/<trainset>"``, ``<trainset>``, ``<arch>``, ``default``."""
+    if not isinstance(value, dict):
+        return value
+    for key in (f"{arch}/{trainset}", trainset, arch, "default"):
+        if key in value:
+            return value[key]
+    return None
+
+
+def resolve_training(base: dict, cfg: dict, trainset: str, arch: str | None = None) -> dict:
     """The training block for one run: ``base`` updated by the rule's ``training`` overrides.
 
-    Values given as a mapping keyed by training set (``{mnist: 3, cifar10: 6}``) are resolved.
+    A value may be a mapping keyed by ``"<arch>/<trainset>"``, training set, or architecture
+    (most specific first), e.g. ``epochs: {mnist: 3, cnn/cifar10: 6}``.
     """
     merged = {**base, **(cfg.get("training") or {})}
-    return {k: (v.get(trainset, v.get("default")) if isinstance(v, dict) else v)
-            for k, v in merged.items()}
+    return {k: _pick(v, arch, trainset) for k, v in merged.items()}

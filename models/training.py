@@ -14,6 +14,8 @@ from models import registry
 from models.rules.base import Rule
 
 log = logging.getLogger("bioalign.train")
+#: Training images on which the per-epoch training accuracy is measured (a cheap, fixed subset).
+N_TRAIN_EVAL = 2000
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -23,8 +25,16 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def build_rule(rule_id: str, arch: str, in_shape, n_classes: int, *, arch_params: dict | None = None,
-               hparams: dict | None = None, seed: int = 0) -> Rule:
+def build_rule(
+    rule_id: str,
+    arch: str,
+    in_shape,
+    n_classes: int,
+    *,
+    arch_params: dict | None = None,
+    hparams: dict | None = None,
+    seed: int = 0,
+) -> Rule:
     """Seeded network of ``arch`` wrapped in the learning rule ``rule_id``."""
     seed_everything(seed)
     net = arch_lib.build(arch, in_shape, n_classes, **(arch_params or {}))
@@ -36,7 +46,9 @@ def accuracy(rule: Rule, x: torch.Tensor, y: torch.Tensor, batch_size: int = 100
     """Fraction of ``x`` whose argmax prediction equals ``y``."""
     correct = 0
     for i in range(0, len(x), batch_size):
-        correct += int((rule.predict(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
+        correct += int(
+            (rule.predict(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum()
+        )
     return correct / max(len(x), 1)
 
 
@@ -49,9 +61,18 @@ class TrainResult:
     wall_time_s: float = 0.0
 
 
-def train(rule: Rule, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
-          y_test: torch.Tensor, *, epochs: int, batch_size: int, seed: int = 0,
-          log_every: int = 100) -> TrainResult:
+def train(
+    rule: Rule,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int = 0,
+    log_every: int = 100,
+) -> TrainResult:
     """Train ``rule`` for ``epochs`` passes over shuffled minibatches; evaluate after each epoch."""
     if epochs < 0 or batch_size < 1:
         raise ValueError(f"epochs={epochs} must be >= 0 and batch_size={batch_size} >= 1")
@@ -65,22 +86,36 @@ def train(rule: Rule, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torc
         order = torch.randperm(len(x_train), generator=gen)
         sums: dict[str, float] = {}
         for b in range(n_batches):
-            idx = order[b * batch_size:(b + 1) * batch_size]
+            idx = order[b * batch_size : (b + 1) * batch_size]
             metrics = rule.train_step(x_train[idx], y_train[idx])
             for k, v in metrics.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
             if log_every and (b + 1) % log_every == 0:
-                log.info("epoch %d batch %d/%d %s", epoch, b + 1, n_batches,
-                         " ".join(f"{k}={v / (b + 1):.4g}" for k, v in sums.items()))
+                log.info(
+                    "epoch %d batch %d/%d %s",
+                    epoch,
+                    b + 1,
+                    n_batches,
+                    " ".join(f"{k}={v / (b + 1):.4g}" for k, v in sums.items()),
+                )
         rule.end_epoch(epoch)
         rule.eval()
         curves["epoch"].append(epoch)
         curves["test_accuracy"].append(accuracy(rule, x_test, y_test))
-        curves["train_accuracy"].append(accuracy(rule, x_train[:10000], y_train[:10000]))
+        curves["train_accuracy"].append(
+            accuracy(rule, x_train[:N_TRAIN_EVAL], y_train[:N_TRAIN_EVAL])
+        )
         for k, v in sums.items():
             curves.setdefault(k, []).append(v / n_batches)
-        log.info("epoch %d/%d done: test accuracy %.4f (%.0f s)", epoch, n_epochs,
-                 curves["test_accuracy"][-1], time.perf_counter() - start)
+        log.info(
+            "epoch %d/%d done: test accuracy %.4f (%.0f s)",
+            epoch,
+            n_epochs,
+            curves["test_accuracy"][-1],
+            time.perf_counter() - start,
+        )
     rule.eval()
-    final = curves["test_accuracy"][-1] if curves["test_accuracy"] else accuracy(rule, x_test, y_test)
+    final = (
+        curves["test_accuracy"][-1] if curves["test_accuracy"] else accuracy(rule, x_test, y_test)
+    )
     return TrainResult(final, curves, time.perf_counter() - start)

@@ -28,23 +28,45 @@ def main() -> None:
     p = json.loads(args.params)
     scores = pd.concat([pd.read_csv(f) for f in args.scores], ignore_index=True)
     subjects = pd.concat([pd.read_csv(f) for f in args.subjects], ignore_index=True)
-    ranking, pairwise = rank_rules(scores, subjects, n_boot=p["n_boot"], seed=p["boot_seed"],
-                                   alpha=p["alpha"])
+    ranking, pairwise = rank_rules(
+        scores, subjects, n_boot=p["n_boot"], seed=p["boot_seed"], alpha=p["alpha"]
+    )
     records = [json.loads(open(f).read()) for f in args.records]
-    accuracy = pd.DataFrame([{k: r[k] for k in ("rule", "arch", "trainset", "seed", "test_accuracy",
-                                                "wall_time_s", "n_train")} for r in records])
+    accuracy = pd.DataFrame(
+        [
+            {
+                k: r[k]
+                for k in (
+                    "rule",
+                    "arch",
+                    "trainset",
+                    "seed",
+                    "test_accuracy",
+                    "wall_time_s",
+                    "n_train",
+                )
+            }
+            for r in records
+        ]
+    )
     order = ["rule", "arch", "trainset", "seed", "recording", "roi", "method", "layer"]
     write_csv(args.out_scores, scores.sort_values(order, kind="stable"))
     write_csv(args.out_ranking, ranking)
     write_csv(args.out_pairwise, pairwise)
     write_csv(args.out_accuracy, accuracy.sort_values(["rule", "arch", "trainset", "seed"]))
     metrics: dict = {"accuracy": {}, "brain_score": {}}
-    for r in accuracy.groupby(["rule", "arch", "trainset"])["test_accuracy"].mean().reset_index().itertuples():
+    for r in (
+        accuracy.groupby(["rule", "arch", "trainset"])["test_accuracy"]
+        .mean()
+        .reset_index()
+        .itertuples()
+    ):
         metrics["accuracy"][f"{r.rule}/{r.arch}/{r.trainset}"] = round(float(r.test_accuracy), 4)
     for r in ranking.itertuples():
         value = r.score_nc if r.method == "r2_spearman" else r.score
-        metrics["brain_score"][f"{r.recording}/{r.roi}/{r.method}/{r.rule}/{r.arch}/{r.trainset}"] = (
-            None if pd.isna(value) else round(float(value), 4))
+        metrics["brain_score"][
+            f"{r.recording}/{r.roi}/{r.method}/{r.rule}/{r.arch}/{r.trainset}"
+        ] = None if pd.isna(value) else round(float(value), 4)
     write_json(args.out_metrics, metrics)
 
 

@@ -19,10 +19,20 @@ def main() -> None:
     args = ap.parse_args()
     setup_logging(args.log)
     rec = load_recording(args.recording)
-    write_npz(args.out, stimuli=rec.stimuli, rois=np.array(rec.rois),
-              **{f"rdm_{roi}": rdm for roi, rdm in rec.rdms.items()})
-    write_json(args.meta, {**rec.meta, "rois": {r: {"n_subjects": rec.n_subjects(r)} for r in rec.rois},
-                           "n_stimuli": len(rec.stimuli)})
+    write_npz(
+        args.out,
+        stimuli=rec.stimuli,
+        rois=np.array(rec.rois),
+        **{f"rdm_{roi}": rdm for roi, rdm in rec.rdms.items()},
+    )
+    write_json(
+        args.meta,
+        {
+            **rec.meta,
+            "rois": {r: {"n_subjects": rec.n_subjects(r)} for r in rec.rois},
+            "n_stimuli": len(rec.stimuli),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model-rdms", required=True)
     ap.add_argument("--brain", required=True)
-    ap.add_argument("--params", required=True, help="JSON: run keys, recording, methods, n_boot, n_splits, boot_seed")
+    ap.add_argument(
+        "--params",
+        required=True,
+        help="JSON: run keys, recording, methods, n_boot, n_splits, boot_seed",
+    )
     ap.add_argument("--out", required=True)
     ap.add_argument("--subjects-out", required=True)
     ap.add_argument("--log")
@@ -31,8 +35,15 @@ def main() -> None:
     rows, subj = [], []
     for roi in [str(r) for r in brain["rois"]]:
         for method in p["methods"]:
-            r, s = score_roi(rdms, brain[f"rdm_{roi}"], layers, method=method, n_boot=p["n_boot"],
-                             n_splits=p["n_splits"], seed=p["boot_seed"])
+            r, s = score_roi(
+                rdms,
+                brain[f"rdm_{roi}"],
+                layers,
+                method=method,
+                n_boot=p["n_boot"],
+                n_splits=p["n_splits"],
+                seed=p["boot_seed"],
+            )
             rows += [{"roi": roi, **x} for x in r]
             subj += [{"roi": roi, **x} for x in s]
     keys = {k: p[k] for k in ("rule", "arch", "trainset", "seed", "recording")}

@@ -29,19 +29,31 @@ def main() -> None:
     setup_logging(args.log)
     torch.set_num_threads(1)
     rec = json.loads(open(args.record).read())
-    rule = build_rule(rec["rule"], rec["arch"], rec["in_shape"], rec["n_classes"],
-                      arch_params=rec.get("arch_params"), hparams=rec.get("hparams"), seed=rec["seed"])
+    rule = build_rule(
+        rec["rule"],
+        rec["arch"],
+        rec["in_shape"],
+        rec["n_classes"],
+        arch_params=rec.get("arch_params"),
+        hparams=rec.get("hparams"),
+        seed=rec["seed"],
+    )
     rule.load_state_dict(torch.load(args.checkpoint, weights_only=True, map_location="cpu"))
     rule.eval()
     stimuli = load_stimuli(args.stimset)
     x = model_input(stimuli.images, trainset_info(rec["trainset"])["input"])  # (n, c, h, w)
     torch.manual_seed(rec["seed"])  # stochastic rules (spiking) read out reproducibly
     with torch.no_grad():
-        acts = {k: v.reshape(len(x), -1).numpy().astype(np.float32) for k, v in rule.layers(x).items()}
+        acts = {
+            k: v.reshape(len(x), -1).numpy().astype(np.float32) for k, v in rule.layers(x).items()
+        }
     layers = list(acts)
     write_npz(args.activations, layers=np.array(layers), **acts)
-    write_npz(args.rdms, layers=np.array(layers),
-              rdms=np.stack([correlation_rdm(acts[k]) for k in layers]).astype(np.float64))
+    write_npz(
+        args.rdms,
+        layers=np.array(layers),
+        rdms=np.stack([correlation_rdm(acts[k]) for k in layers]).astype(np.float64),
+    )
 
 
 if __name__ == "__main__":

@@ -10,8 +10,7 @@ import platform
 import numpy as np
 import torch
 
-from brain_data.images import to_tensor
-from brain_data.trainsets import trainset_info
+from brain_data.trainsets import as_tensors, trainset_info
 from models import registry
 from models.training import build_rule, train
 from pipelines._io import atomic_path, run_main, setup_logging, write_json
@@ -19,16 +18,14 @@ from pipelines._io import atomic_path, run_main, setup_logging, write_json
 log = logging.getLogger("bioalign.train")
 
 
-def _subset(n: int | None, total: int, seed: int) -> np.ndarray:
-    if n is None or n >= total:
-        return np.arange(total)
-    return np.sort(np.random.default_rng(seed).permutation(total)[:n])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", required=True, help="prepared training set (.npz)")
-    ap.add_argument("--params", required=True, help="JSON: rule, arch, trainset, seed, hparams, arch_params, training")
+    ap.add_argument(
+        "--params",
+        required=True,
+        help="JSON: rule, arch, trainset, seed, hparams, arch_params, training",
+    )
     ap.add_argument("--checkpoint", required=True)
     ap.add_argument("--record", required=True)
     ap.add_argument("--threads", type=int, default=1)
@@ -38,30 +35,64 @@ def main() -> None:
     p = json.loads(args.params)
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    info = trainset_info(p["trainset"])
-    spec, tr = info["input"], p["training"]
-    data = np.load(args.data)
-    train_idx = _subset(tr.get("n_train"), len(data["y_train"]), p["seed"])
-    test_idx = _subset(tr.get("n_test"), len(data["y_test"]), p["seed"])
-    x_tr = to_tensor(data["x_train"][train_idx], spec["mean"], spec["std"]).to(device)
-    y_tr = torch.from_numpy(data["y_train"][train_idx]).to(device)
-    x_te = to_tensor(data["x_test"][test_idx], spec["mean"], spec["std"]).to(device)
-    y_te = torch.from_numpy(data["y_test"][test_idx]).to(device)
-    rule = build_rule(p["rule"], p["arch"], x_tr.shape[1:], info["n_classes"],
-                      arch_params=p.get("arch_params"), hparams=p.get("hparams"), seed=p["seed"]).to(device)
-    log.info("training %s/%s/%s seed %d on %d images (%s)", p["rule"], p["arch"], p["trainset"],
-             p["seed"], len(y_tr), device)
-    result = train(rule, x_tr, y_tr, x_te, y_te, epochs=int(tr["epochs"]),
-                   batch_size=int(tr["batch_size"]), seed=p["seed"])
+    info, tr = trainset_info(p["trainset"]), p["training"]
+    with np.load(args.data) as npz:
+        d = as_tensors(
+            dict(npz),
+            p["trainset"],
+            n_train=tr.get("n_train"),
+            n_test=tr.get("n_test"),
+            seed=p["seed"],
+            device=device,
+        )
+    x_tr, y_tr, x_te, y_te = d["x_train"], d["y_train"], d["x_test"], d["y_test"]
+    rule = build_rule(
+        p["rule"],
+        p["arch"],
+        x_tr.shape[1:],
+        info["n_classes"],
+        arch_params=p.get("arch_params"),
+        hparams=p.get("hparams"),
+        seed=p["seed"],
+    ).to(device)
+    log.info(
+        "training %s/%s/%s seed %d on %d images (%s)",
+        p["rule"],
+        p["arch"],
+        p["trainset"],
+        p["seed"],
+        len(y_tr),
+        device,
+    )
+    result = train(
+        rule,
+        x_tr,
+        y_tr,
+        x_te,
+        y_te,
+        epochs=int(tr["epochs"]),
+        batch_size=int(tr["batch_size"]),
+        seed=p["seed"],
+    )
     with atomic_path(args.checkpoint) as tmp:
         torch.save({k: v.cpu() for k, v in rule.state_dict().items()}, tmp)
-    write_json(args.record, {
-        **p, "test_accuracy": result.test_accuracy, "curves": result.curves,
-        "wall_time_s": result.wall_time_s, "n_train": len(y_tr), "n_test": len(y_te),
-        "in_shape": list(x_tr.shape[1:]), "n_classes": info["n_classes"], "device": device,
-        "card": registry.get(p["rule"]).card.as_dict(), "torch": torch.__version__,
-        "python": platform.python_version(),
-    })
+    write_json(
+        args.record,
+        {
+            **p,
+            "test_accuracy": result.test_accuracy,
+            "curves": result.curves,
+            "wall_time_s": result.wall_time_s,
+            "n_train": len(y_tr),
+            "n_test": len(y_te),
+            "in_shape": list(x_tr.shape[1:]),
+            "n_classes": info["n_classes"],
+            "device": device,
+            "card": registry.get(p["rule"]).card.as_dict(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
+    )
     log.info("test accuracy %.4f in %.1f s", result.test_accuracy, result.wall_time_s)
 
 

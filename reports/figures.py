@@ -35,8 +35,15 @@ def score_bars(ranking: pd.DataFrame, title: str) -> plt.Figure:
             r = row.iloc[0]
             x = gi + (ri - (len(rules) - 1) / 2) * width
             err = np.array([[r.score - r.ci_low], [r.ci_high - r.score]])
-            ax.bar(x, r.score, width, color=colors[rule], label=rule if gi == 0 else None,
-                   yerr=None if np.isnan(err).any() else np.abs(err), capsize=2)
+            ax.bar(
+                x,
+                r.score,
+                width,
+                color=colors[rule],
+                label=rule if gi == 0 else None,
+                yerr=None if np.isnan(err).any() else np.abs(err),
+                capsize=2,
+            )
     lo, hi = ranking["noise_ceiling_low"].mean(), ranking["noise_ceiling_high"].mean()
     if np.isfinite(lo) and np.isfinite(hi):
         ax.axhspan(lo, hi, color="0.85", zorder=0, label="noise ceiling")

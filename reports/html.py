@@ -30,8 +30,9 @@ def img_tag(png: bytes, alt: str) -> str:
 
 
 def table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> str:
-    return frame.to_html(index=False, float_format=float_format.format, na_rep="–", border=0,
-                         escape=True)
+    return frame.to_html(
+        index=False, float_format=float_format.format, na_rep="–", border=0, escape=True
+    )
 
 
 class Report:
@@ -52,6 +53,8 @@ class Report:
 
     def render(self) -> str:
         body = "\n".join(self.parts)
-        return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-                f"<title>{html.escape(self.title)}</title><style>{STYLE}</style></head>"
-                f"<body><h1>{html.escape(self.title)}</h1>\n{body}\n</body></html>\n")
+        return (
+            f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{html.escape(self.title)}</title><style>{STYLE}</style></head>"
+            f"<body><h1>{html.escape(self.title)}</h1>\n{body}\n</body></html>\n"
+        )

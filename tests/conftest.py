@@ -21,25 +21,20 @@ def pytest_configure(config):
 
 def _load(trainset: str, n_train: int, n_test: int):
     from brain_data.errors import DataError
-    from brain_data.images import to_tensor
-    from brain_data.trainsets import load_trainset, trainset_info
+    from brain_data.trainsets import as_tensors, load_trainset
 
     try:
         data = load_trainset(trainset)
     except DataError as err:
         pytest.skip(f"{trainset} unavailable: {err}")
-    spec = trainset_info(trainset)["input"]
-    g = torch.Generator().manual_seed(0)
-    tr = torch.randperm(len(data["y_train"]), generator=g)[:n_train].numpy()
-    return {
-        "x_train": to_tensor(data["x_train"][tr], spec["mean"], spec["std"]),
-        "y_train": torch.from_numpy(data["y_train"][tr]),
-        "x_test": to_tensor(data["x_test"][:n_test], spec["mean"], spec["std"]),
-        "y_test": torch.from_numpy(data["y_test"][:n_test]),
-    }
+    d = as_tensors(data, trainset, n_train=n_train, n_test=n_test, seed=0)
+    g = torch.Generator().manual_seed(0)  # shuffle: the subset is sorted by index
+    perm = torch.randperm(n_train, generator=g)
+    d["x_train"], d["y_train"] = d["x_train"][perm], d["y_train"][perm]
+    return d
 
 
 @pytest.fixture(scope="session")
 def mnist_small():
-    """Real MNIST: 10 000 shuffled training images, the first 2 000 test images, as tensors."""
+    """Real MNIST: 10 000 random training images (shuffled), 2 000 random test images, as tensors."""
     return _load("mnist", 10000, 2000)

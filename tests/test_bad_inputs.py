@@ -46,13 +46,16 @@ def test_good_hash_is_fetched_from_the_mirror(tmp_path, monkeypatch):
     assert path.read_bytes() == b"hello"
 
 
-@pytest.mark.parametrize("break_it, message", [
-    (lambda x: x[:, :4, :4], "cover 4 stimuli, the manifest's stimulus order lists 5"),
-    (lambda x: np.where(np.arange(5)[None, :, None] == 2, np.nan, x), "non-finite"),
-    (lambda x: x + np.triu(np.ones((5, 5)), 1)[None], "not symmetric"),
-    (lambda x: x + np.eye(5)[None], "diagonal is not zero"),
-    (lambda x: x[0], "must be \\(subjects, stimuli, stimuli\\)"),
-])
+@pytest.mark.parametrize(
+    "break_it, message",
+    [
+        (lambda x: x[:, :4, :4], "cover 4 stimuli, the manifest's stimulus order lists 5"),
+        (lambda x: np.where(np.arange(5)[None, :, None] == 2, np.nan, x), "non-finite"),
+        (lambda x: x + np.triu(np.ones((5, 5)), 1)[None], "not symmetric"),
+        (lambda x: x + np.eye(5)[None], "diagonal is not zero"),
+        (lambda x: x[0], "must be \\(subjects, stimuli, stimuli\\)"),
+    ],
+)
 def test_malformed_rdms_are_refused(break_it, message):
     with pytest.raises(RecordingError, match=f"some.mat.*{message}"):
         validate_rdms(break_it(_rdms()), 5, "some.mat")
@@ -61,11 +64,22 @@ def test_malformed_rdms_are_refused(break_it, message):
 def test_manifest_schema_errors_name_the_key(tmp_path):
     d = tmp_path / "bad-rec"
     d.mkdir()
-    (d / "manifest.yaml").write_text(yaml.safe_dump({
-        "id": "bad-rec", "modality": "fmri", "stimuli": "objects92", "format": "rdm-mat",
-        "rois": {"IT": {"file": "x.mat"}}, "files": [{"name": "x.mat", "url": "u", "sha256": "0" * 64}],
-        "citation": "c"}))
-    with pytest.raises(RecordingError, match=r"bad-rec/manifest.yaml: manifest key rois/IT: 'variable'"):
+    (d / "manifest.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "id": "bad-rec",
+                "modality": "fmri",
+                "stimuli": "objects92",
+                "format": "rdm-mat",
+                "rois": {"IT": {"file": "x.mat"}},
+                "files": [{"name": "x.mat", "url": "u", "sha256": "0" * 64}],
+                "citation": "c",
+            }
+        )
+    )
+    with pytest.raises(
+        RecordingError, match=r"bad-rec/manifest.yaml: manifest key rois/IT: 'variable'"
+    ):
         load_manifest(d / "manifest.yaml")
 
 
@@ -99,5 +113,3 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
     with atomic_path(target) as tmp:
         tmp.write_text("whole")
     assert target.read_text() == "whole"
-
-

@@ -38,16 +38,24 @@ def test_cifar10_shapes_and_class_balance():
 def test_objects92_images_and_categories():
     s = _load(load_stimuli, "objects92")
     assert s.images.shape == (92, 175, 175, 3) and s.images.dtype == np.uint8
-    assert s.groups[0] == "human body" and s.groups[12] == "human face" and s.groups[91] == "artificial object"
+    assert (
+        s.groups[0] == "human body"
+        and s.groups[12] == "human face"
+        and s.groups[91] == "artificial object"
+    )
     assert "face" in s.labels[12]
 
 
 def test_recordings_have_the_published_shapes():
-    shapes = {r: {roi: x.shape for roi, x in _load(load_recording, r).rdms.items()}
-              for r in ("algonauts2019-92", "kriegeskorte2008-hit", "kriegeskorte2008-mit")}
-    assert shapes == {"algonauts2019-92": {"EVC": (15, 92, 92), "IT": (15, 92, 92)},
-                      "kriegeskorte2008-hit": {"IT": (4, 92, 92)},
-                      "kriegeskorte2008-mit": {"IT": (1, 92, 92)}}
+    shapes = {
+        r: {roi: x.shape for roi, x in _load(load_recording, r).rdms.items()}
+        for r in ("algonauts2019-92", "kriegeskorte2008-hit", "kriegeskorte2008-mit")
+    }
+    assert shapes == {
+        "algonauts2019-92": {"EVC": (15, 92, 92), "IT": (15, 92, 92)},
+        "kriegeskorte2008-hit": {"IT": (4, 92, 92)},
+        "kriegeskorte2008-mit": {"IT": (1, 92, 92)},
+    }
 
 
 def test_two_92_image_sources_agree_in_stimulus_order():

@@ -17,12 +17,16 @@ from brain_data.recordings import load_recording
 
 def _random_rdm_vectors(n_rdms, n_stim=12, seed=0):
     rng = np.random.default_rng(seed)
-    return np.stack([upper_tri(correlation_rdm(rng.normal(size=(n_stim, 30)))) for _ in range(n_rdms)])
+    return np.stack(
+        [upper_tri(correlation_rdm(rng.normal(size=(n_stim, 30)))) for _ in range(n_rdms)]
+    )
 
 
 def test_correlation_rdm_equals_rsatoolbox():
     x = np.random.default_rng(1).normal(size=(20, 50))
-    ref = rsatoolbox.rdm.calc_rdm(rsatoolbox.data.Dataset(x), method="correlation").get_matrices()[0]
+    ref = rsatoolbox.rdm.calc_rdm(rsatoolbox.data.Dataset(x), method="correlation").get_matrices()[
+        0
+    ]
     assert np.allclose(correlation_rdm(x), ref)
 
 
@@ -74,7 +78,13 @@ def test_score_roi_finds_the_planted_layer():
     n = 20
     truth = correlation_rdm(rng.normal(size=(n, 40)))
     subjects = np.stack([truth + 0.2 * correlation_rdm(rng.normal(size=(n, 40))) for _ in range(8)])
-    layers = np.stack([correlation_rdm(rng.normal(size=(n, 40))), truth, correlation_rdm(rng.normal(size=(n, 40)))])
+    layers = np.stack(
+        [
+            correlation_rdm(rng.normal(size=(n, 40))),
+            truth,
+            correlation_rdm(rng.normal(size=(n, 40))),
+        ]
+    )
     rows, subj = score_roi(layers, subjects, ["a", "planted", "c"], method="spearman", n_boot=200)
     by = {r["layer"]: r for r in rows}
     assert by["best_cv"]["best_layer"] == "planted"
@@ -87,7 +97,11 @@ def test_single_rdm_recording_uses_stimulus_bootstrap_and_has_no_ceiling():
     rng = np.random.default_rng(1)
     truth = correlation_rdm(rng.normal(size=(15, 30)))
     layers = np.stack([truth, correlation_rdm(rng.normal(size=(15, 30)))])
-    rows, _ = score_roi(layers, truth[None], ["good", "bad"], method="spearman", n_boot=100, n_splits=3)
+    rows, _ = score_roi(
+        layers, truth[None], ["good", "bad"], method="spearman", n_boot=100, n_splits=3
+    )
     by = {r["layer"]: r for r in rows}
-    assert by["good"]["ci_method"] == "bootstrap_stimuli" and np.isnan(by["good"]["noise_ceiling_high"])
+    assert by["good"]["ci_method"] == "bootstrap_stimuli" and np.isnan(
+        by["good"]["noise_ceiling_high"]
+    )
     assert by["good"]["ci_low"] > by["bad"]["ci_high"] and by["best_cv"]["best_layer"] == "good"

@@ -22,8 +22,9 @@ SHAPE, N_CLASSES = (1, 28, 28), 10
 
 def _build(rule_id: str, arch: str, seed: int = 0):
     cfg = load_rule_config(rule_id)
-    return build_rule(rule_id, arch, SHAPE, N_CLASSES, hparams=resolve_hparams(cfg, arch, "mnist"),
-                      seed=seed)
+    return build_rule(
+        rule_id, arch, SHAPE, N_CLASSES, hparams=resolve_hparams(cfg, arch, "mnist"), seed=seed
+    )
 
 
 @pytest.mark.parametrize("rule_id", RULES)
@@ -46,7 +47,9 @@ def test_rule_is_deterministic_and_survives_save_load(rule_id, arch, mnist_small
     torch.manual_seed(11)
     b.train_step(x, y)
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
-        assert torch.equal(pa, pb), f"{rule_id}/{arch}: {name} differs between identical seeded runs"
+        assert torch.equal(pa, pb), (
+            f"{rule_id}/{arch}: {name} differs between identical seeded runs"
+        )
     buf = io.BytesIO()
     torch.save(a.state_dict(), buf)
     buf.seek(0)
@@ -85,12 +88,22 @@ def test_rule_learns_on_real_mnist(rule_id, arch, mnist_small):
     smoke = cfg.get("smoke") or {}
     n = smoke.get("n_train", 3000)
     d = mnist_small
-    res = train(rule, d["x_train"][:n], d["y_train"][:n], d["x_test"], d["y_test"],
-                epochs=smoke.get("epochs", 1), batch_size=smoke.get("batch_size", 64), log_every=0)
+    res = train(
+        rule,
+        d["x_train"][:n],
+        d["y_train"][:n],
+        d["x_test"],
+        d["y_test"],
+        epochs=smoke.get("epochs", 1),
+        batch_size=smoke.get("batch_size", 64),
+        log_every=0,
+    )
     if not rule.learns:
         assert res.test_accuracy < 0.2, f"{rule_id}: an untrained net should be near chance"
         return
     floor = (smoke.get("min_accuracy") or {}).get(arch, 0.5)
     assert floor >= 0.3, f"{rule_id}: a smoke floor below 30 % does not show clear learning"
-    assert res.test_accuracy >= floor, f"{rule_id}/{arch}: test accuracy {res.test_accuracy:.3f} < {floor}"
+    assert res.test_accuracy >= floor, (
+        f"{rule_id}/{arch}: test accuracy {res.test_accuracy:.3f} < {floor}"
+    )
     assert accuracy(rule, d["x_test"], d["y_test"]) == pytest.approx(res.test_accuracy)

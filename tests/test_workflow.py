@@ -12,16 +12,28 @@ import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
-             "--configfile", str(REPO / "config" / "test.yaml")]
+SNAKEMAKE = [
+    sys.executable,
+    "-m",
+    "snakemake",
+    "-s",
+    str(REPO / "Snakefile"),
+    "--configfile",
+    str(REPO / "config" / "test.yaml"),
+]
 
 pytestmark = pytest.mark.needs_data
 
 
 def _run(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *extra], env=env,
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [*SNAKEMAKE, "--directory", str(workdir), *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +48,17 @@ def workflow_run(tmp_path_factory):
 
 def test_workflow_writes_every_output(workflow_run):
     res = workflow_run / "results"
-    for name in ("scores.csv", "ranking.csv", "pairwise.csv", "accuracy.csv", "metrics.json",
-                 "report/index.html", "checkpoints/bp/mlp/mnist/seed0.pt",
-                 "activations/bp/mlp/mnist/seed0/objects92.npz",
-                 "scores/random/mlp/mnist/seed0/algonauts2019-92.csv"):
+    for name in (
+        "scores.csv",
+        "ranking.csv",
+        "pairwise.csv",
+        "accuracy.csv",
+        "metrics.json",
+        "report/index.html",
+        "checkpoints/bp/mlp/mnist/seed0.pt",
+        "activations/bp/mlp/mnist/seed0/objects92.npz",
+        "scores/random/mlp/mnist/seed0/algonauts2019-92.csv",
+    ):
         assert (res / name).is_file(), name
     assert not list(res.rglob(".tmp-*")), "temporary files left behind"
 
@@ -49,11 +68,19 @@ def test_workflow_tables_are_complete_and_sane(workflow_run):
     scores = pd.read_csv(res / "scores.csv")
     assert set(scores["rule"]) == {"bp", "random"}
     assert set(zip(scores["recording"], scores["roi"], strict=True)) == {
-        ("algonauts2019-92", "EVC"), ("algonauts2019-92", "IT"), ("kriegeskorte2008-mit", "IT")}
+        ("algonauts2019-92", "EVC"),
+        ("algonauts2019-92", "IT"),
+        ("kriegeskorte2008-mit", "IT"),
+    }
     assert set(scores["layer"]) == {"fc1", "fc2", "out", "best_cv"}
     alg = scores[(scores["recording"] == "algonauts2019-92") & (scores["method"] == "r2_spearman")]
-    assert alg.groupby("roi")["noise_ceiling_high"].first().round(3).to_dict() == {"EVC": 0.159, "IT": 0.308}
-    assert (scores["ci_low"].dropna() <= scores.loc[scores["ci_low"].notna(), "score"] + 1e-12).all()
+    assert alg.groupby("roi")["noise_ceiling_high"].first().round(3).to_dict() == {
+        "EVC": 0.159,
+        "IT": 0.308,
+    }
+    assert (
+        scores["ci_low"].dropna() <= scores.loc[scores["ci_low"].notna(), "score"] + 1e-12
+    ).all()
     ranking = pd.read_csv(res / "ranking.csv")
     assert len(ranking) == 2 * 3 * 2  # rules x (recording, roi) x methods
     assert set(ranking["rank"]) == {1, 2}

@@ -56,7 +56,9 @@ class RuleCard:
             raise ValueError(f"card family {self.family!r} is not one of {FAMILIES}")
         bad = [p for p in self.addresses if p not in BACKPROP_PROBLEMS]
         if bad:
-            raise ValueError(f"card lists unknown backprop problems {bad}; known: {BACKPROP_PROBLEMS}")
+            raise ValueError(
+                f"card lists unknown backprop problems {bad}; known: {BACKPROP_PROBLEMS}"
+            )
 
     def as_dict(self) -> dict:
         d = asdict(self)

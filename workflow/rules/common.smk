@@ -43,7 +43,7 @@ def get_train_params(wildcards):
         "seed": int(wildcards.seed),
         "hparams": resolve_hparams(rule_cfg, wildcards.arch, wildcards.trainset),
         "arch_params": config["arch_params"].get(wildcards.arch, {}),
-        "training": resolve_training(config["training"], rule_cfg, wildcards.trainset),
+        "training": resolve_training(config["training"], rule_cfg, wildcards.trainset, wildcards.arch),
     }, sort_keys=True)
 
 
