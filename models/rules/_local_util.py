@@ -1,0 +1,49 @@
+"""Helpers shared by the block-local rules (``dni``, ``local_loss``): decoupled forward passes.
+
+Not a rule (the leading underscore keeps the registry away). A *decoupled* forward pass feeds each
+block a detached copy of the previous block's output, so autograd can never carry an error from a
+block back into the blocks below it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from models.arch import Net
+
+
+@torch.no_grad()
+def block_out_shapes(net: Net) -> list[tuple[int, ...]]:
+    """Per-sample output shape of every block (one dummy forward on zeros; consumes no RNG)."""
+    x = torch.zeros(1, *net.in_shape)  # (1, *in_shape)
+    shapes = []
+    for block in net.blocks:
+        x = block(x)
+        shapes.append(tuple(x.shape[1:]))
+    return shapes
+
+
+def decoupled_forward(net: Net, x: torch.Tensor, input_grad: bool = False
+                      ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Run the blocks with a detached input each; return (block inputs, block outputs).
+
+    Every block input is a fresh leaf (``detach()``), so the graph of block ``i`` starts at its own
+    input. With ``input_grad`` the inputs of blocks 2.. require grad, so ``.grad`` on them holds the
+    error a block would send downwards (used by DNI to bootstrap its synthetic-gradient targets).
+    """
+    inputs, outputs = [], []
+    h = x
+    for i, block in enumerate(net.blocks):
+        a = h.detach()
+        if input_grad and i > 0:
+            a.requires_grad_(True)
+        h = block(a)
+        inputs.append(a)
+        outputs.append(h)
+    return inputs, outputs
+
+
+def one_hot(y: torch.Tensor, n_classes: int, like: torch.Tensor) -> torch.Tensor:
+    """One-hot labels (n, n_classes) with the dtype/device of ``like``."""
+    return F.one_hot(y.long(), n_classes).to(dtype=like.dtype, device=like.device)

@@ -1,0 +1,114 @@
+"""Predictive coding for classification (supervised, discriminative PC network).
+
+Value nodes a_l (l = 1..L) sit at each block's affine output (before activation/pooling); the
+prediction of layer l is ``mu_l = W_l r(a_{l-1})`` with ``r = pool(act(.))`` (r(a_0) = the image) and
+the readout predicts the output ``mu_out = W_out r(a_L)``, which is clamped to the label. Inference
+initialises the a_l by a forward pass, then runs ``n_inference`` gradient steps (rate
+``inference_lr``, vectorised over the batch) on the energy
+``F = sum_l 0.5 ||a_l - mu_l||^2 + output_weight * L_out(mu_out, y)``, i.e.
+``da_l = -e_l + r'(a_l) ⊙ W_{l+1}^T e_{l+1}`` with ``e_l = a_l - mu_l``. Then every weight takes the
+local, Hebbian-like step ``dW_l ∝ e_l r(a_{l-1})^T`` (post-synaptic error x pre-synaptic rate), the
+gradient of F on a detached pre-synaptic input.
+Reference: Whittington & Bogacz (2017) Neural Computation 29(5):1229-1262; Millidge, Tschantz &
+Buckley (2022) Neural Computation 34(6):1329 (PC approximates backprop).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from models.registry import register
+from models.rules.base import Rule, RuleCard
+
+LOSSES = ("ce", "mse")
+
+
+@register
+class PredictiveCoding(Rule):
+    card = RuleCard(
+        family="explicit local synergistic: discrepancy reduction",
+        addresses=("non-local updates", "global feedback pathway", "update locking"),
+        reference="Whittington & Bogacz (2017) Neural Computation 29:1229-1262",
+        notes=("Value nodes at pre-activations, forward-pass initialisation, output clamped through a "
+               "cross-entropy ('ce', default) or squared ('mse') output energy, fixed number of "
+               "inference steps; weight updates e_l x r(a_{l-1})^T (Adam on these local gradients). "
+               "Conv layers are the same PC network with convolutional predictions (the update is the "
+               "correlation of the layer's error map with the pre-synaptic rate map); error feedback "
+               "passes r'(a_l) and the pooling routing through W^T, so weight transport and derivative "
+               "transport remain. layers()/predict() use the feed-forward pass (the inference "
+               "initialisation)."),
+    )
+
+    def __init__(self, net, *, lr: float = 1e-3, n_inference: int = 8, inference_lr: float = 0.2,
+                 output_loss: str = "ce", output_weight: float = 1.0):
+        super().__init__(net)
+        self._check_positive(lr=lr, inference_lr=inference_lr, output_weight=output_weight)
+        self._check("n_inference", n_inference, isinstance(n_inference, int) and n_inference >= 0,
+                    "an int >= 0")
+        self._check("output_loss", output_loss, output_loss in LOSSES, f"one of {LOSSES}")
+        self.lr, self.n_inference, self.inference_lr = lr, n_inference, inference_lr
+        self.output_loss, self.output_weight = output_loss, output_weight
+        self.optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+
+    # --- the network's pieces ----------------------------------------------------------
+    def rate(self, i: int, a: torch.Tensor) -> torch.Tensor:
+        """Pre-synaptic rate of block ``i``'s value node: pool(act(a))."""
+        block = self.net.blocks[i]
+        return block.pool(block.act(a))
+
+    def predictions(self, x: torch.Tensor, values: list[torch.Tensor], detach_pre: bool = False):
+        """``[mu_1, .., mu_L]`` and ``mu_out`` from the value nodes (pre-synaptic side detached on request)."""
+        pre, mus = x, []
+        for i, block in enumerate(self.net.blocks):
+            mus.append(block.op(block.prepare(pre.detach() if detach_pre else pre)))
+            pre = self.rate(i, values[i])
+        pre = pre.detach() if detach_pre else pre
+        return mus, self.net.readout(pre.flatten(1))  # (n, ...) -> (n, d) -> (n, n_classes)
+
+    def out_energy(self, mu_out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Output energy summed over the batch (the clamped output's prediction error)."""
+        if self.output_loss == "ce":
+            return F.cross_entropy(mu_out, y, reduction="sum")
+        onehot = F.one_hot(y, mu_out.shape[1]).to(mu_out.dtype)
+        return 0.5 * (onehot - mu_out).pow(2).sum()
+
+    def energy(self, x, values, y, detach_pre: bool = False) -> torch.Tensor:
+        """F summed over the batch."""
+        mus, mu_out = self.predictions(x, values, detach_pre)
+        e = sum(0.5 * (a - mu).pow(2).sum() for a, mu in zip(values, mus, strict=True))
+        return e + self.output_weight * self.out_energy(mu_out, y)
+
+    # --- inference and learning --------------------------------------------------------
+    @torch.no_grad()
+    def init_values(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Forward pass: each value node starts at its prediction (zero hidden errors)."""
+        values, h = [], x
+        for block in self.net.blocks:
+            a = block.op(block.prepare(h))
+            values.append(a)
+            h = block.pool(block.act(a))
+        return values
+
+    def infer(self, x: torch.Tensor, y: torch.Tensor, n_steps: int | None = None) -> list[torch.Tensor]:
+        """Relaxed value nodes after ``n_steps`` (default ``n_inference``) gradient steps on F."""
+        values = self.init_values(x)
+        for _ in range(self.n_inference if n_steps is None else n_steps):
+            with torch.enable_grad():
+                values = [a.detach().requires_grad_(True) for a in values]
+                grads = torch.autograd.grad(self.energy(x, values, y), values)
+            values = [(a - self.inference_lr * g).detach() for a, g in zip(values, grads, strict=True)]
+        return [a.detach() for a in values]
+
+    def weight_grads(self, x: torch.Tensor, y: torch.Tensor, values: list[torch.Tensor]) -> torch.Tensor:
+        """Accumulate dF/dW (batch mean) with every pre-synaptic rate detached; returns F / n."""
+        loss = self.energy(x, values, y, detach_pre=True) / x.shape[0]
+        loss.backward()
+        return loss.detach()
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        self.optimizer.zero_grad(set_to_none=True)
+        values = self.infer(x, y)
+        energy = self.weight_grads(x, y, values)
+        self.optimizer.step()
+        return {"energy": float(energy)}

@@ -1,0 +1,53 @@
+"""The hebbian rule's card: hidden blocks learn without labels, errors or gradients."""
+
+import torch
+
+from models.rules._hebb_local import soft_hebb_step
+from models.training import build_rule
+
+
+def _rule(arch):
+    return build_rule("hebbian", arch, (1, 28, 28), 10, seed=0)
+
+
+def _hidden(rule):
+    return [b.op.weight.detach().clone() for b in rule.net.blocks]
+
+
+def test_hidden_updates_ignore_labels_and_receive_no_gradient(mnist_small):
+    x, y = mnist_small["x_train"][:64], mnist_small["y_train"][:64]
+    for arch in ("mlp", "cnn"):
+        a, b = _rule(arch), _rule(arch)
+        before = _hidden(a)
+        a.train_step(x, y)
+        b.train_step(x, (y + 1 + torch.randint(0, 9, y.shape)) % 10)  # every label changed
+        for wa, wb, w0 in zip(_hidden(a), _hidden(b), before, strict=True):
+            assert torch.equal(wa, wb), "a hidden update depends on the labels"
+            assert not torch.equal(wa, w0), "hidden blocks did not learn"
+        assert not torch.equal(a.net.readout.weight, b.net.readout.weight), "the readout ignores labels"
+        assert all(blk.op.weight.grad is None and blk.op.bias.grad is None for blk in a.net.blocks)
+
+
+def test_soft_hebb_matches_the_local_formula():
+    torch.manual_seed(0)
+    op = torch.nn.Linear(6, 4)
+    x = torch.randn(5, 6)
+    w0 = op.weight.detach().clone()
+    soft_hebb_step(op, x, lr=0.1, temperature=0.5)
+    u = x @ w0.t() + op.bias  # (n, out) the post-synaptic pre-activation
+    z = (u - u.mean(1, keepdim=True)) / (u.std(1, keepdim=True) + 1e-6)
+    y = torch.softmax(z / 0.5, 1)
+    delta = y.t() @ x - (y * u).sum(0)[:, None] * w0  # sum_n y_k (x_n - u_k w_k)
+    delta = delta / delta.abs().max()
+    eta = 0.1 * (w0.norm(dim=1) - 1).abs().sqrt()
+    assert torch.allclose(op.weight, w0 + eta[:, None] * delta, atol=1e-6)
+
+
+def test_conv_hebbian_term_is_the_patch_correlation():
+    torch.manual_seed(0)
+    from models.rules._hebb_local import outer
+    op = torch.nn.Conv2d(2, 3, 3, padding=1)
+    x, post = torch.randn(2, 2, 5, 5), torch.rand(2, 3, 5, 5)
+    patches = torch.nn.functional.unfold(x, 3, padding=1)  # (n, 2*3*3, 25)
+    ref = torch.einsum("ncp,nkp->ck", post.flatten(2), patches).view(3, 2, 3, 3)
+    assert torch.allclose(outer(op, x, post), ref, atol=1e-5)

@@ -1,0 +1,84 @@
+"""PC obeys its card: each weight update is the layer's post-synaptic error times its pre-synaptic
+rate (computed here by hand, not by autograd), and with weak output clamping and many inference steps
+the update approaches the backprop gradient."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models import arch as arch_lib
+from models import registry
+from models.training import build_rule
+
+SHAPE = (1, 28, 28)
+SMALL = {"mlp": {"hidden": [64, 32]}, "cnn": {"channels": [8, 16, 16], "hidden": 32}}
+
+
+def _batch(n=16, seed=0, shape=SHAPE):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, *shape, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_pc_updates_are_error_times_presynaptic_rate(arch):
+    x, y = _batch()
+    hp = {"n_inference": 5}
+    rule = build_rule("pc", arch, SHAPE, 10, arch_params=SMALL[arch], hparams=hp, seed=0)
+    twin = build_rule("pc", arch, SHAPE, 10, arch_params=SMALL[arch], hparams=hp, seed=0)
+    rule.train_step(x, y)
+    values = twin.infer(x, y)  # deterministic: the same relaxed value nodes the rule used
+    n, net = len(x), twin.net
+    pre = x
+    with torch.no_grad():
+        for i, (block, rblock) in enumerate(zip(net.blocks, rule.net.blocks, strict=True)):
+            inp = block.prepare(pre)  # pre-synaptic rate as the op sees it
+            err = values[i] - block.op(inp)  # post-synaptic error e_l = a_l - mu_l
+            if isinstance(block.op, nn.Conv2d):
+                dw = torch.nn.grad.conv2d_weight(inp, block.op.weight.shape, err, padding=block.op.padding)
+                db = err.sum((0, 2, 3))
+            else:
+                dw, db = err.T @ inp, err.sum(0)  # (out, n) @ (n, in)
+            assert torch.allclose(rblock.op.weight.grad, -dw / n, rtol=1e-4, atol=1e-7), f"{arch}: W_{i + 1}"
+            assert torch.allclose(rblock.op.bias.grad, -db / n, rtol=1e-4, atol=1e-7), f"{arch}: b_{i + 1}"
+            assert err.abs().sum() > 0, f"{arch}: layer {i + 1} got no error after inference"
+            pre = block.pool(block.act(values[i]))
+        r_top = pre.flatten(1)  # (n, d)
+        e_out = F.one_hot(y, 10).float() - net.readout(r_top).softmax(1)  # clamped output's error
+        assert torch.allclose(rule.net.readout.weight.grad, -e_out.T @ r_top / n, rtol=1e-4, atol=1e-7)
+
+
+def test_pc_without_inference_only_trains_the_readout():
+    """Forward-initialised value nodes carry no error: the hidden layers learn only through inference."""
+    x, y = _batch()
+    rule = build_rule("pc", "mlp", SHAPE, 10, hparams={"n_inference": 0}, seed=0)
+    rule.train_step(x, y)
+    for block in rule.net.blocks:
+        assert block.op.weight.grad.abs().max() == 0
+    assert rule.net.readout.weight.grad.abs().max() > 0
+
+
+@pytest.mark.parametrize("output_loss", ["ce", "mse"])
+def test_pc_approximates_backprop_with_weak_output_clamping(output_loss):
+    torch.manual_seed(0)
+    shape = (1, 6, 6)
+    x, y = _batch(8, shape=shape)
+    net = arch_lib.mlp(shape, 10, hidden=(24, 16), activation="tanh")
+    ref = arch_lib.mlp(shape, 10, hidden=(24, 16), activation="tanh")
+    ref.load_state_dict(net.state_dict())
+    w = 1e-3
+    rule = registry.create("pc", net, n_inference=150, inference_lr=0.3, output_loss=output_loss,
+                           output_weight=w)
+    rule.optimizer.zero_grad()
+    rule.weight_grads(x, y, rule.infer(x, y))
+    out = ref(x)
+    if output_loss == "ce":
+        loss = F.cross_entropy(out, y)
+    else:
+        loss = 0.5 * (F.one_hot(y, 10).float() - out).pow(2).sum(1).mean()
+    loss.backward()
+    for (name, p), q in zip(net.named_parameters(), ref.parameters(), strict=True):
+        cos = float(F.cosine_similarity(p.grad.flatten(), q.grad.flatten(), 0))
+        assert cos > 0.99, f"{output_loss}: {name} cos={cos:.4f}"
+        rel = float((p.grad / w - q.grad).norm() / q.grad.norm())
+        assert rel < 0.05, f"{output_loss}: {name} relative error {rel:.3f}"

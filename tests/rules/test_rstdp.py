@@ -1,0 +1,62 @@
+"""The rstdp rule's card: hidden STDP sees only spike timing; the decision layer is reward-gated."""
+
+import torch
+
+from models.training import build_rule
+
+
+def _rule(arch="mlp"):
+    return build_rule("rstdp", arch, (1, 28, 28), 10, hparams={"time_steps": 4}, seed=0)
+
+
+def test_hidden_stdp_ignores_labels_and_gradients(mnist_small):
+    x, y = mnist_small["x_train"][:32], mnist_small["y_train"][:32]
+    a, b = _rule(), _rule()
+    w0 = [blk.op.weight.clone() for blk in a.net.blocks]
+    a.train_step(x, y)
+    b.train_step(x, (y + 3) % 10)
+    for blk_a, blk_b, w in zip(a.net.blocks, b.net.blocks, w0, strict=True):
+        assert torch.equal(blk_a.op.weight, blk_b.op.weight), "hidden STDP depends on the labels"
+        assert not torch.equal(blk_a.op.weight, w), "hidden STDP did nothing"
+    assert all(p.grad is None for p in a.parameters())
+
+
+def test_stdp_is_a_function_of_spike_timing_only():
+    rule = _rule()
+    op = rule.net.blocks[0].op
+    T, n = 4, 3
+    pre = (torch.rand(T, n, 784) < 0.3).float()
+    post = (torch.rand(T, n, op.out_features) < 0.2).float()
+    mask = torch.ones(n, op.out_features)
+    dw = rule.stdp(op, pre.flatten(0, 1), post, mask)
+    # reference: loop over first post spikes; pre fired at/before -> +1, pre fires only later -> -a_minus
+    fired = pre.cummax(0).values
+    ref = torch.zeros_like(op.weight)
+    for i in range(n):
+        for k in range(op.out_features):
+            ts = torch.nonzero(post[:, i, k]).flatten()
+            if len(ts):
+                t = int(ts[0])
+                ref[k] += fired[t, i] - rule.a_minus * (fired[-1, i] - fired[t, i])
+    assert torch.allclose(dw, ref, atol=1e-4)
+
+
+def test_decision_layer_is_gated_by_a_scalar_reward(mnist_small):
+    x = mnist_small["x_train"][:16]
+    rule = _rule()
+    sim = rule.simulate(x)
+    choice = sim["score"].argmax(1)
+    stdp, anti = rule.readout_eligibility(sim["feats"], choice)
+    w0 = rule.net.readout.weight.clone()
+    rule.reward_step(choice, stdp, anti, torch.zeros(16))  # no reward, no punishment: no change
+    assert torch.equal(rule.net.readout.weight, w0)
+    for sign in (1.0, -1.0):
+        r = _rule()
+        r.reward_step(choice, stdp, anti, torch.full((16,), sign))
+        changed = (r.net.readout.weight != w0).any(1)
+        assert set(torch.nonzero(changed).flatten().tolist()) <= set(choice.tolist()), "non-winner changed"
+    reward_w = _rule()
+    reward_w.reward_step(choice, stdp, anti, torch.ones(16))
+    punish_w = _rule()
+    punish_w.reward_step(choice, stdp, anti, -torch.ones(16))
+    assert not torch.equal(reward_w.net.readout.weight, punish_w.net.readout.weight)

@@ -1,0 +1,80 @@
+"""wp: a perturbation rule learns from forward passes only, and its estimate is the gradient."""
+
+import torch
+import torch.nn.functional as F
+
+from models.rules._fb_perturb import clean_pass, ops
+from models.training import build_rule
+
+RULE = "wp"
+SHAPE = (1, 28, 28)
+
+
+def _batch(n=16, seed=0, shape=SHAPE):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, *shape, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def _forbid(*args, **kwargs):
+    raise AssertionError("a perturbation rule called autograd")
+
+
+def test_never_calls_backward(monkeypatch):
+    """train_step runs with backward disabled, builds no graph (so no autograd.grad either), and learns."""
+    monkeypatch.setattr(torch.Tensor, "backward", _forbid)
+    monkeypatch.setattr(torch.autograd, "backward", _forbid)
+    x, y = _batch(32)
+    for arch in ("mlp", "cnn"):
+        rule = build_rule(RULE, arch, SHAPE, 10, seed=0)
+        graph = []
+        hooks = [
+            b.register_forward_hook(lambda m, i, o: graph.append(o.requires_grad))
+            for b in (*rule.net.blocks, rule.net.readout)
+        ]
+        before = [p.detach().clone() for p in rule.net.parameters()]
+        rule.train_step(x, y)
+        for h in hooks:
+            h.remove()
+        assert graph and not any(graph), f"{arch}: the forward passes built an autograd graph"
+        for p, q in zip(rule.net.parameters(), before, strict=True):
+            assert not torch.equal(p.detach(), q), f"{arch}: a parameter did not change"
+
+
+def test_estimate_points_along_the_true_gradient():
+    """With many perturbations the estimate of every layer aligns with autograd's gradient
+    (the reference is computed here, outside the rule)."""
+    torch.manual_seed(0)
+    for arch, params, shape in (
+        ("mlp", {"hidden": (16, 12)}, (1, 6, 6)),
+        ("cnn", {"channels": (3,), "hidden": 8}, (1, 6, 6)),
+    ):
+        rule = build_rule(
+            RULE,
+            arch,
+            shape,
+            10,
+            arch_params=params,
+            hparams={"sigma": 1e-3, "n_samples": 4000},
+            seed=0,
+        )
+        x, y = _batch(4, shape=shape)
+        F.cross_entropy(rule.net(x), y).backward()
+        inputs, pre = clean_pass(rule.net, x)
+        for layer, op in enumerate(ops(rule.net)):
+            gw, gb = rule.estimate(layer, inputs[layer], pre[layer], y, None)
+            est = torch.cat([gw.flatten(), gb])
+            true = torch.cat([op.weight.grad.flatten(), op.bias.grad])
+            cos = float(F.cosine_similarity(est, true, 0))
+            assert cos > 0.7, f"{arch} layer {layer}: cosine {cos:.2f} with the true gradient"
+            assert 0.5 < float(est.norm() / true.norm()) < 2.0, f"{arch} layer {layer}: wrong scale"
+
+
+def test_conv_every_zero_leaves_conv_layers_unprobed():
+    """conv_every=0 (the CNN config): conv weights stay at init, dense layers and readout learn."""
+    x, y = _batch(16)
+    rule = build_rule(RULE, "cnn", SHAPE, 10, hparams={"conv_every": 0, "n_samples": 2}, seed=0)
+    before = {n: p.detach().clone() for n, p in rule.net.named_parameters()}
+    rule.train_step(x, y)
+    for n, p in rule.net.named_parameters():
+        changed = not torch.equal(p.detach(), before[n])
+        assert changed == (not n.startswith("blocks.") or n.startswith("blocks.3.")), n
