@@ -81,6 +81,9 @@ def train(
     start = time.perf_counter()
     n_batches = (len(x_train) + batch_size - 1) // batch_size
     n_epochs = epochs if rule.learns else 0
+    # a fixed random subset for training accuracy (training sets may be ordered by class)
+    train_eval = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(seed))
+    train_eval = train_eval[:N_TRAIN_EVAL].to(x_train.device)
     for epoch in range(1, n_epochs + 1):
         rule.train()
         order = torch.randperm(len(x_train), generator=gen)
@@ -102,9 +105,7 @@ def train(
         rule.eval()
         curves["epoch"].append(epoch)
         curves["test_accuracy"].append(accuracy(rule, x_test, y_test))
-        curves["train_accuracy"].append(
-            accuracy(rule, x_train[:N_TRAIN_EVAL], y_train[:N_TRAIN_EVAL])
-        )
+        curves["train_accuracy"].append(accuracy(rule, x_train[train_eval], y_train[train_eval]))
         for k, v in sums.items():
             curves.setdefault(k, []).append(v / n_batches)
         log.info(
