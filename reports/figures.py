@@ -14,8 +14,9 @@ from analyses.scoring import BEST  # noqa: E402
 
 
 def _colors(rules: list[str]) -> dict[str, tuple]:
-    cmap = plt.get_cmap("tab20")
-    return {r: cmap(i % 20) for i, r in enumerate(sorted(rules))}
+    """A distinct colour per rule (tab20 then tab20b: 40 before any repeats)."""
+    palette = list(plt.get_cmap("tab20").colors) + list(plt.get_cmap("tab20b").colors)
+    return {r: palette[i % len(palette)] for i, r in enumerate(sorted(rules))}
 
 
 def score_bars(ranking: pd.DataFrame, title: str) -> plt.Figure:
@@ -23,7 +24,8 @@ def score_bars(ranking: pd.DataFrame, title: str) -> plt.Figure:
     groups = ranking.groupby(["arch", "trainset"], sort=True)
     rules = sorted(ranking["rule"].unique())
     colors = _colors(rules)
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * len(rules) * groups.ngroups + 2), 3.6))
+    width_in = min(16.0, max(4.0, 0.12 * len(rules) * groups.ngroups + 3))
+    fig, ax = plt.subplots(figsize=(width_in, 3.8))
     width = 0.8 / max(len(rules), 1)
     labels = []
     for gi, ((arch, trainset), g) in enumerate(groups):
