@@ -7,7 +7,7 @@ ifneq ($(wildcard $(MIRROR)),)
 export BIOALIGN_DATA_MIRROR ?= $(MIRROR)
 endif
 
-.PHONY: run test lint report clean-results
+.PHONY: run test lint report push pull clean-results
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,6 +27,13 @@ lint: $(VENV)/.installed
 
 report: $(VENV)/.installed
 	$(VENV)/bin/snakemake --cores 1 --report results/snakemake_report.zip
+
+push: $(VENV)/.installed
+	$(VENV)/bin/dvc push
+
+pull: $(VENV)/.installed
+	$(VENV)/bin/dvc pull
+	$(VENV)/bin/snakemake --cores 1 --touch
 
 clean-results:
 	rm -rf results logs

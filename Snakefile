@@ -20,6 +20,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/compare.smk"
+include: "workflow/rules/timecourse.smk"
+include: "workflow/rules/encoding.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -27,4 +29,6 @@ rule all:
     input:
         rules.report.output.html,
         rules.aggregate.output.metrics,
+        TIMECOURSE_OUTPUTS,
+        ENCODING_OUTPUTS,
     default_target: True

@@ -100,3 +100,23 @@ def split_half_best_layer(
             held.append(score_fn(np.sort(b)[ib], np.sort(b)[jb])[layer])
             chosen.append(layer)
     return float(np.mean(held)), np.asarray(chosen)
+
+
+def loso_on_resamples(per_subject: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """LOSO best-layer score of (layers, subjects) scores on every subject resample (n_boot, n).
+
+    Selection is redone in every resample, leaving out all copies of the held-out subject, so the
+    variability of the layer choice is part of the bootstrap distribution. Resamples of one distinct
+    subject give NaN.
+    """
+    n_boot, n = idx.shape
+    counts = np.stack([np.bincount(row, minlength=per_subject.shape[1]) for row in idx])
+    total = counts @ per_subject.T  # (n_boot, layers): sum over the resample
+    c = np.take_along_axis(counts, idx, axis=1)[:, None, :]  # copies of each drawn subject
+    s = per_subject[:, idx].transpose(1, 0, 2)  # (n_boot, layers, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        others = (total[:, :, None] - c * s) / (n - c)
+    chosen = np.argmax(np.nan_to_num(others, nan=-np.inf), axis=1)[:, None, :]
+    held = np.take_along_axis(s, chosen, axis=1)[:, 0, :].mean(axis=1)
+    held[(c[:, 0, :] == n).any(axis=1)] = np.nan
+    return held

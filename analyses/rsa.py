@@ -1,6 +1,10 @@
 """RSA comparators and noise ceilings (rsatoolbox definitions, vectorised over RDMs).
 
 ``compare`` works on upper-triangle vectors: models (m, p) vs data (s, p) -> (m, s).
+Comparators (rsatoolbox names): ``spearman``, ``pearson`` (alias ``corr``), ``tau-a`` (Kendall's
+tau-a) and ``corr_cov`` (whitened correlation: Pearson r after weighting with the covariance of
+the RDM entries under i.i.d. pattern noise, Diedrichsen et al. 2021). ``corr_cov`` needs complete
+RDM vectors (every pair of n stimuli).
 """
 
 from __future__ import annotations
@@ -8,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
+from scipy.stats import kendalltau, rankdata
 
 
 def _pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -27,13 +31,78 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _pearson_rows(a.astype(float), b.astype(float))
 
 
-COMPARATORS = {"spearman": _spearman, "pearson": _pearson}
+def _n_ties(v: np.ndarray) -> int:
+    """Number of tied pairs in ``v``."""
+    cnt = np.unique(v, return_counts=True)[1].astype(np.int64)
+    return int((cnt * (cnt - 1) // 2).sum())
+
+
+def _tau_a(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Kendall's tau-a, (concordant - discordant) / all pairs, from scipy's O(p log p) tau-b."""
+    p = a.shape[1]
+    total = p * (p - 1) / 2
+    ties_a, ties_b = [_n_ties(x) for x in a], [_n_ties(y) for y in b]
+    out = np.zeros((len(a), len(b)))
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            tb = kendalltau(x, y).statistic
+            if np.isfinite(tb):  # undefined tau-b: a constant vector, no (dis)concordant pair
+                out[i, j] = tb * np.sqrt((total - ties_a[i]) * (total - ties_b[j])) / total
+    return np.clip(out, -1.0, 1.0)
+
+
+def n_stimuli(p: int) -> int:
+    """Number of stimuli of a complete RDM vector with ``p`` entries."""
+    n = int(round((1 + np.sqrt(1 + 8 * p)) / 2))
+    if n * (n - 1) // 2 != p:
+        raise ValueError(f"{p} entries is not the upper triangle of a square RDM")
+    return n
+
+
+def whiten(v: np.ndarray) -> np.ndarray:
+    """Complete RDM vectors (k, p) -> flattened double-centred second-moment matrices (k, n*n).
+
+    The Frobenius inner product of these is rsatoolbox's covariance-weighted inner product of the
+    (mean-centred) RDM vectors, so their cosine is ``corr_cov``.
+    """
+    v = np.atleast_2d(np.asarray(v, dtype=float))
+    n = n_stimuli(v.shape[1])
+    i, j = np.triu_indices(n, 1)
+    d = np.zeros((len(v), n, n))
+    d[:, i, j] = v - v.mean(axis=1, keepdims=True)
+    d[:, j, i] = d[:, i, j]
+    g = d - d.mean(axis=1, keepdims=True) - d.mean(axis=2, keepdims=True)
+    g += d.mean(axis=(1, 2), keepdims=True)
+    return -0.5 * g.reshape(len(v), n * n)
+
+
+def _cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    out = (a @ b.T) / (np.where(na > 0, na, 1)[:, None] * np.where(nb > 0, nb, 1)[None])
+    return out
+
+
+def _corr_cov(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return _cosine_rows(whiten(a), whiten(b))
+
+
+COMPARATORS = {
+    "spearman": _spearman,
+    "pearson": _pearson,
+    "corr": _pearson,
+    "tau-a": _tau_a,
+    "corr_cov": _corr_cov,
+}
+
+
+def check_comparator(method: str) -> None:
+    if method not in COMPARATORS:
+        raise ValueError(f"comparator {method!r} is unknown; choose one of {sorted(COMPARATORS)}")
 
 
 def compare(models: np.ndarray, data: np.ndarray, method: str = "spearman") -> np.ndarray:
     """Similarity of every model RDM vector with every data RDM vector: (m, p) x (s, p) -> (m, s)."""
-    if method not in COMPARATORS:
-        raise ValueError(f"method={method!r} is unknown; choose one of {sorted(COMPARATORS)}")
+    check_comparator(method)
     models, data = np.atleast_2d(models), np.atleast_2d(data)
     if models.shape[1] != data.shape[1]:
         raise ValueError(
@@ -52,47 +121,61 @@ class NoiseCeiling:
     upper_per_subject: np.ndarray
 
 
+def _pool_weighted(data: np.ndarray, weights: np.ndarray, method: str, pooling: str) -> np.ndarray:
+    """Pooled RDM vectors for each row of ``weights`` (k, s) over the subjects ``data`` (s, p)."""
+    total = weights.sum(axis=1, keepdims=True)  # count-weighted sums keep tied ranks exactly tied
+    if pooling == "mean":
+        return weights @ data / total
+    if pooling != "rsatoolbox":
+        raise ValueError(f"pooling={pooling!r} is unknown; choose 'rsatoolbox' or 'mean'")
+    check_comparator(method)
+    if method in ("spearman", "tau-a"):
+        return weights @ rankdata(data, axis=1) / total
+    z = data - data.mean(axis=1, keepdims=True)
+    return weights @ (z / z.std(axis=1, keepdims=True)) / total
+
+
 def pool(data: np.ndarray, method: str, pooling: str = "rsatoolbox") -> np.ndarray:
     """The group RDM vector that subjects are compared with for a ceiling.
 
-    ``"rsatoolbox"``: the pooling that maximises the comparator (rank-mean for Spearman, z-score
-    mean for Pearson; ``rsatoolbox.inference.noise_ceiling.pool_rdm``). ``"mean"``: the plain
-    mean of the RDMs (the Algonauts 2019 convention, which its published ceilings use).
+    ``"rsatoolbox"``: the pooling that maximises the comparator (rank-mean for Spearman and tau-a,
+    z-score mean for Pearson and corr_cov; ``rsatoolbox.util.inference_util.pool_rdm``, which
+    rsatoolbox's noise ceilings use).
+    ``"mean"``: the plain mean of the RDMs (the Algonauts 2019 convention).
     """
-    if pooling == "mean":
-        return data.mean(axis=0)
-    if pooling != "rsatoolbox":
-        raise ValueError(f"pooling={pooling!r} is unknown; choose 'rsatoolbox' or 'mean'")
-    if method == "spearman":
-        return rankdata(data, axis=1).mean(axis=0)
-    z = data - data.mean(axis=1, keepdims=True)
-    return (z / z.std(axis=1, keepdims=True)).mean(axis=0)
+    data = np.atleast_2d(data)
+    return _pool_weighted(data, np.ones((1, len(data))), method, pooling)[0]
 
 
 def noise_ceiling(
-    data: np.ndarray, method: str = "spearman", squared: bool = False, pooling: str = "rsatoolbox"
+    data: np.ndarray,
+    method: str = "spearman",
+    squared: bool = False,
+    pooling: str = "rsatoolbox",
+    groups: np.ndarray | None = None,
 ) -> NoiseCeiling:
     """Nili et al. (2014) ceilings: each subject vs the pooled RDM of all subjects (upper) or of the
     others (lower), averaged over subjects.
 
     ``squared=True`` averages squared correlations (the Algonauts 2019 R^2 ceiling, with
-    ``pooling="mean"``). With a single subject no ceiling exists and NaNs are returned.
+    ``pooling="mean"``). ``groups`` labels rows that are copies of one subject (a bootstrap sample):
+    all copies are left out together and each subject counts once, as in rsatoolbox's
+    ``boot_noise_ceiling``. With a single subject no ceiling exists and NaNs are returned.
     """
     data = np.atleast_2d(data)
-    n = len(data)
+    groups = np.arange(len(data)) if groups is None else np.asarray(groups)
+    if len(groups) != len(data):
+        raise ValueError(f"groups has {len(groups)} labels for {len(data)} RDMs")
+    labels, inverse = np.unique(groups, return_inverse=True)
+    n = len(labels)
     if n < 2:
         nan = np.full(n, np.nan)
         return NoiseCeiling(np.nan, np.nan, nan, nan)
-    everyone = pool(data, method, pooling)[None]
-    up = compare(data, everyone, method)[:, 0]
-    lo = np.array(
-        [
-            compare(
-                data[i : i + 1], pool(np.delete(data, i, axis=0), method, pooling)[None], method
-            )[0, 0]
-            for i in range(n)
-        ]
-    )
+    member = inverse[None, :] == np.arange(n)[:, None]  # (subjects, rows)
+    pooled = _pool_weighted(data, np.vstack([np.ones(len(data)), ~member]), method, pooling)
+    r = compare(data, pooled, method)  # (rows, 1 + subjects)
     if squared:
-        up, lo = up**2, lo**2
+        r = r**2
+    up = (member * r[:, 0][None]).sum(axis=1) / member.sum(axis=1)
+    lo = (member * r[:, 1:].T).sum(axis=1) / member.sum(axis=1)
     return NoiseCeiling(float(lo.mean()), float(up.mean()), lo, up)

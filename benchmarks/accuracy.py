@@ -1,9 +1,11 @@
 """Test accuracy of every learning rule x architecture x training set, beside published numbers.
 
     python benchmarks/accuracy.py                       # every registered rule, default-grid budgets
-    python benchmarks/accuracy.py --rules bp fa --epochs 20 --n-train 0   # full budget (0 = all images)
+    python benchmarks/accuracy.py --rules bp fa --epochs 20 --n-train 0   # all images, 20 epochs
+    python benchmarks/accuracy.py --budget full          # config/full.yaml's budget (GPU)
 
-Budgets come from config/config.yaml and config/rules/<id>.yaml (as in `make run`) unless overridden.
+Budgets come from config/config.yaml (or config/full.yaml with --budget full) and
+config/rules/<id>.yaml, as in `make run`, unless overridden.
 Runs on CUDA when present. Prints a markdown table.
 """
 
@@ -35,12 +37,15 @@ def main() -> None:
     ap.add_argument(
         "--n-train", type=int, default=None, help="override the training subset (0 = all)"
     )
+    ap.add_argument("--budget", choices=["grid", "full"], default="grid")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    if args.budget == "full":
+        config.update(yaml.safe_load((ROOT / "config" / "full.yaml").read_text()))
     refs = yaml.safe_load((ROOT / "benchmarks" / "references.yaml").read_text())
     rules = args.rules or registry.available()
     print(f"device: {device}\n")
@@ -54,7 +59,7 @@ def main() -> None:
         for rule_id in rules:
             cfg = load_rule_config(rule_id)
             for arch in args.archs:
-                budget = resolve_training(config["training"], cfg, trainset, arch)
+                budget = resolve_training(config["training"], cfg, trainset, arch, args.budget)
                 if args.epochs is not None:
                     budget["epochs"] = args.epochs
                 if args.n_train is not None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pooch
 
-from brain_data.errors import DataIntegrityError, DataUnavailableError
+from brain_data.errors import DataIntegrityError, DataUnavailableError, RecordingError
 
 pooch.get_logger().setLevel("WARNING")  # its "Downloading ..." line also shows for mirror copies
 
@@ -48,6 +48,13 @@ class FileSpec:
             raise DataIntegrityError(
                 f"{where}: hash_of must be 'file' or 'gunzip', got {d['hash_of']!r}"
             )
+        for key in ("name", "mirror"):
+            rel = str(d.get(key, ""))
+            if rel.startswith(("/", "~")) or ".." in Path(rel).parts:
+                raise RecordingError(
+                    f"{where}: file {key} {rel!r} is outside the data folder "
+                    "(use a relative path without '..')"
+                )
         return cls(
             name=d["name"],
             url=d["url"],

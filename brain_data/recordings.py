@@ -1,8 +1,10 @@
 """Recordings described by manifests (``brain_data/<id>/manifest.yaml``) loaded into one object.
 
-A ``Recording`` holds, per ROI, subject RDMs (n_subjects, n_stim, n_stim) and the stimulus-set
-indices of its rows. Every check (schema, shapes, stimulus count, NaN, symmetry, diagonal) fails
-with a ``RecordingError`` that names the file and the problem.
+A ``Recording`` holds, per ROI, subject RDMs over ``stimuli`` (0-based stimulus-set indices, in
+recording order): (n_subjects, n_stim, n_stim) for static recordings, (n_subjects, n_times, n_stim,
+n_stim) with ``times`` (seconds) for time-resolved ones; response formats also keep the responses
+(n_subjects, n_stim, n_features). The file format is read by a loader of ``brain_data.formats``;
+every check fails with a ``RecordingError`` that names the file and the problem.
 """
 
 from __future__ import annotations
@@ -10,18 +12,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import h5py
 import jsonschema
 import numpy as np
-import scipy.io as sio
-from scipy.spatial.distance import squareform
 
 from brain_data.errors import RecordingError
 from brain_data.fetch import FileSpec, fetch
+from brain_data.formats import LOADERS, Context
 from brain_data.specs import ROOT, load_spec, read_yaml
+from brain_data.validate import validate_rdms
+
+__all__ = [
+    "Recording",
+    "enabled_by_default",
+    "is_time_resolved",
+    "load_manifest",
+    "load_recording",
+    "manifest_path",
+    "manifest_paths",
+    "validate_rdms",
+]
 
 SCHEMA = ROOT / "manifest.schema.yaml"
-SYMMETRY_TOL = 1e-5
 
 
 @dataclass
@@ -35,10 +46,16 @@ class Recording:
     rdms: dict[str, np.ndarray]
     citation: str = ""
     meta: dict = field(default_factory=dict)
+    times: np.ndarray | None = None
+    responses: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def rois(self) -> list[str]:
         return list(self.rdms)
+
+    @property
+    def time_resolved(self) -> bool:
+        return self.times is not None
 
     def n_subjects(self, roi: str) -> int:
         return self.rdms[roi].shape[0]
@@ -59,6 +76,27 @@ def manifest_path(recording: str) -> Path:
     return paths[recording]
 
 
+def enabled_by_default(manifest: dict) -> bool:
+    """Whether ``recordings: all`` includes it (not for web-only or opted-out recordings)."""
+    return bool(manifest.get("enabled_by_default", True)) and not manifest.get("requires_web")
+
+
+TIMED_FORMATS = ("mne-epochs", "bids", "mne-dataset")
+RESPONSE_FORMATS = ("nifti-betas", "surface-npz")
+
+
+def has_responses(manifest: dict) -> bool:
+    """Whether the recording keeps response patterns (voxels/vertices) for encoding models."""
+    return manifest["format"] in RESPONSE_FORMATS
+
+
+def is_time_resolved(manifest: dict) -> bool:
+    """Whether the recording yields RDMs per time point (known from the manifest alone)."""
+    return manifest["format"] in TIMED_FORMATS or any(
+        "time_axis" in sel for sel in manifest["rois"].values()
+    )
+
+
 def load_manifest(path: Path) -> dict:
     """Read and schema-check a manifest; errors name the file and the offending key."""
     manifest = read_yaml(path)
@@ -69,119 +107,84 @@ def load_manifest(path: Path) -> dict:
         raise RecordingError(f"{path}: manifest key {where}: {err.message}") from None
     if path.name == "manifest.yaml" and manifest["id"] != path.parent.name:
         raise RecordingError(f"{path}: id {manifest['id']!r} differs from its directory name")
-    names = {f["name"] for f in manifest["files"]}
-    for roi, sel in manifest["rois"].items():
-        if sel["file"] not in names:
-            raise RecordingError(
-                f"{path}: ROI {roi} reads {sel['file']!r}, which is not under files"
-            )
+    names = [f["name"] for f in manifest.get("files", [])]
+    if len(set(names)) != len(names):
+        raise RecordingError(f"{path}: files lists a name twice: {names}")
+    referenced = [sel["file"] for sel in manifest["rois"].values() if "file" in sel]
+    referenced += [sel["mask"] for sel in manifest["rois"].values() if "mask" in sel]
+    referenced += list(manifest.get("subject_files", []))
+    for name in referenced:
+        if name not in names:
+            raise RecordingError(f"{path}: the manifest reads {name!r}, which is not under files")
+    if manifest["format"] not in LOADERS:
+        raise RecordingError(
+            f"{path}: unknown format {manifest['format']!r}; known: {sorted(LOADERS)}"
+        )
     return manifest
 
 
-def _read_variable(path: Path, name: str) -> np.ndarray:
-    """A variable from a MATLAB v5 (scipy) or v7.3/HDF5 (h5py, transposed to MATLAB order) file."""
-    if h5py.is_hdf5(path):
-        with h5py.File(path, "r") as f:
-            if name not in f:
-                raise RecordingError(f"{path}: no variable {name!r} (has {sorted(f)})")
-            return np.asarray(f[name]).T
-    try:
-        mat = sio.loadmat(path)
-    except Exception as err:
-        raise RecordingError(f"{path}: not a readable MATLAB file: {err}") from err
-    if name not in mat:
+def stimulus_indices(man: dict, path: Path) -> tuple[np.ndarray, int]:
+    """The recording's rows as 0-based stimulus-set indices, and the set's size."""
+    n_set = int(load_spec("stimuli", man["stimuli"])["n_stimuli"])
+    order = man.get("stimulus_order", "all")
+    stimuli = np.arange(n_set) if order == "all" else np.asarray(order) - 1
+    if stimuli.max() >= n_set or len(np.unique(stimuli)) != len(stimuli):
+        dup = sorted({int(s) + 1 for s in stimuli if (stimuli == s).sum() > 1})
         raise RecordingError(
-            f"{path}: no variable {name!r} (has {sorted(k for k in mat if k[0] != '_')})"
+            f"{path}: stimulus_order must list distinct indices 1..{n_set} of stimulus set "
+            f"{man['stimuli']!r}" + (f" (repeated: {dup})" if dup else "")
         )
-    return mat[name]
+    return stimuli, n_set
 
 
-def _select(raw: np.ndarray, sel: dict, path: Path) -> np.ndarray:
-    """Apply a ROI selector (field, index, condensed, subject/mean axes) -> (n_subj, n, n)."""
-    if "field" in sel:
-        if raw.dtype.names is None or sel["field"] not in raw.dtype.names:
-            raise RecordingError(f"{path}: {sel['variable']} has no field {sel['field']!r}")
-        cells = raw[sel["field"]]
-        if "index" in sel:
-            raw = np.asarray(cells[tuple(sel["index"])], dtype=float)
-        else:  # struct array (a, b, ...) of RDMs -> (a, b, ..., n, n)
-            raw = np.stack([np.asarray(c, dtype=float) for c in cells.ravel()]).reshape(
-                cells.shape + np.asarray(cells.ravel()[0]).shape
-            )
-    elif "index" in sel:
-        raw = raw[tuple(sel["index"])]
-    arr = np.asarray(raw, dtype=float)
-    if sel.get("condensed"):
-        arr = squareform(arr.ravel(), checks=False)
-    n_extra = arr.ndim - 2
-    for ax in sorted(sel.get("mean_axes", []), reverse=True):
-        if ax >= n_extra:
-            raise RecordingError(
-                f"{path}: mean axis {ax} is not a leading axis of shape {arr.shape}"
-            )
-        arr = arr.mean(axis=ax)
-        n_extra -= 1
-    subj = sel.get("subject_axis")
-    if subj is not None:
-        subj -= sum(1 for ax in sel.get("mean_axes", []) if ax < subj)
-        arr = np.moveaxis(arr, subj, 0)
-    arr = arr.reshape((-1,) + arr.shape[-2:]) if arr.ndim > 2 else arr[None]
-    return arr
-
-
-def validate_rdms(rdms: np.ndarray, n_stimuli: int, where: str) -> np.ndarray:
-    """Check (n_subj, n, n) RDMs: stimulus count, finite, symmetric, zero diagonal."""
-    if rdms.ndim != 3 or rdms.shape[1] != rdms.shape[2]:
+def _check_subjects(man: dict, path: Path, roi: str, n: int) -> None:
+    if "subjects" in man and n != man["subjects"]:
         raise RecordingError(
-            f"{where}: RDMs must be (subjects, stimuli, stimuli), got {rdms.shape}"
+            f"{path} (ROI {roi}): {n} subjects found, the manifest says {man['subjects']}"
         )
-    if rdms.shape[1] != n_stimuli:
-        raise RecordingError(
-            f"{where}: RDMs cover {rdms.shape[1]} stimuli, the manifest's stimulus "
-            f"order lists {n_stimuli}"
-        )
-    bad = ~np.isfinite(rdms)
-    if bad.any():
-        s, i, j = np.argwhere(bad)[0]
-        raise RecordingError(
-            f"{where}: {int(bad.sum())} non-finite values (NaN/inf), first at "
-            f"subject {s + 1}, stimuli ({i + 1}, {j + 1})"
-        )
-    asym = np.abs(rdms - rdms.transpose(0, 2, 1)).max(axis=(1, 2))
-    scale = np.abs(rdms).max(axis=(1, 2)) + 1e-12
-    if (asym > SYMMETRY_TOL * scale).any():
-        s = int(np.argmax(asym / scale))
-        raise RecordingError(
-            f"{where}: RDM of subject {s + 1} is not symmetric (max |D - D^T| = {asym[s]:.3g})"
-        )
-    diag = np.abs(np.diagonal(rdms, axis1=1, axis2=2)).max()
-    if diag > SYMMETRY_TOL * scale.max():
-        raise RecordingError(f"{where}: RDM diagonal is not zero (max {diag:.3g})")
-    return rdms
 
 
 def load_recording(recording: str) -> Recording:
     """Fetch, read and validate a recording by id (or manifest path)."""
     path = manifest_path(recording)
     man = load_manifest(path)
-    stim_spec = load_spec("stimuli", man["stimuli"])
-    n_set = int(stim_spec["n_stimuli"])
-    order = man.get("stimulus_order", "all")
-    stimuli = np.arange(n_set) if order == "all" else np.asarray(order) - 1
-    if stimuli.max() >= n_set or len(np.unique(stimuli)) != len(stimuli):
-        raise RecordingError(f"{path}: stimulus_order must list distinct indices 1..{n_set}")
+    stimuli, _ = stimulus_indices(man, path)
     files = {f["name"]: fetch(FileSpec.from_dict(f, man["id"], str(path))) for f in man["files"]}
+    loaded = LOADERS[man["format"]](Context(man, path, files, stimuli))
     rdms = {}
-    for roi, sel in man["rois"].items():
-        fpath = files[sel["file"]]
-        arr = _select(_read_variable(fpath, sel["variable"]), sel, fpath)
-        rdms[roi] = validate_rdms(arr, len(stimuli), f"{fpath} (recording {man['id']}, ROI {roi})")
-        if "subjects" in man and rdms[roi].shape[0] != man["subjects"]:
-            raise RecordingError(
-                f"{fpath} (ROI {roi}): {rdms[roi].shape[0]} subject RDMs, "
-                f"manifest {path} says {man['subjects']}"
-            )
+    for roi, arr in loaded.rdms.items():
+        where = f"{loaded.sources.get(roi, path)} (recording {man['id']}, ROI {roi})"
+        if loaded.times is not None:
+            if arr.ndim != 4 or arr.shape[1] != len(loaded.times):
+                raise RecordingError(
+                    f"{where}: time-resolved RDMs must be (subjects, {len(loaded.times)} times, "
+                    f"stimuli, stimuli), got {arr.shape}"
+                )
+            s, t = arr.shape[:2]
+            names = [
+                f"subject {a + 1} at {loaded.times[b]:.3f} s" for a in range(s) for b in range(t)
+            ]
+            validate_rdms(arr.reshape((s * t,) + arr.shape[2:]), len(stimuli), where, names)
+        else:
+            validate_rdms(arr, len(stimuli), where)
+        _check_subjects(man, path, roi, arr.shape[0])
+        rdms[roi] = arr
     meta = {k: v for k, v in man.items() if k not in ("rois", "files")}
+    meta["time_resolved"] = loaded.times is not None
+    if man.get("group_rdm") or all(a.shape[0] == 1 for a in rdms.values()):
+        what = "one group-level RDM" if man.get("group_rdm") else "one subject"
+        meta["noise_ceiling_note"] = (
+            f"{what}: no between-subject noise ceiling exists; scores are shown "
+            "without one (intervals from stimulus bootstrap)"
+        )
     return Recording(
-        man["id"], man["modality"], man["stimuli"], stimuli, rdms, man.get("citation", ""), meta
+        man["id"],
+        man["modality"],
+        man["stimuli"],
+        stimuli,
+        rdms,
+        man.get("citation", ""),
+        meta,
+        times=loaded.times,
+        responses=loaded.responses,
     )

@@ -44,7 +44,23 @@ def _load_kriegeskorte(spec: dict) -> StimulusSet:
     return StimulusSet(spec["id"], images, labels, _groups(spec, len(images)))
 
 
-_LOADERS = {"kriegeskorte-mat": _load_kriegeskorte}
+def _load_png_files(spec: dict) -> StimulusSet:
+    """``images``: a list of file entries (name, url, sha256, mirror), one PNG per stimulus."""
+    from PIL import Image
+
+    from brain_data.fetch import FileSpec, fetch
+
+    images, labels = [], []
+    for entry in spec["images"]:
+        path = fetch(FileSpec.from_dict(entry, spec["id"], spec["_path"]))
+        images.append(np.asarray(Image.open(path).convert("RGB"), dtype=np.uint8))
+        labels.append(path.stem)
+    if len({im.shape for im in images}) != 1:
+        raise DataError(f"{spec['_path']}: images differ in size")
+    return StimulusSet(spec["id"], np.stack(images), labels, _groups(spec, len(images)))
+
+
+_LOADERS = {"kriegeskorte-mat": _load_kriegeskorte, "png-files": _load_png_files}
 
 
 def load_stimuli(stimset: str) -> StimulusSet:

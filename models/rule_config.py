@@ -4,7 +4,8 @@ Keys (all optional): ``hparams`` (keyword arguments of the rule class), ``per_ar
 ``per_trainset`` (overrides of ``hparams``), ``training`` (overrides of the main config's
 ``training`` block, e.g. ``epochs: {mnist: 3, cnn/cifar10: 6}``) and ``smoke`` (the budget with which the
 common test checks that the rule learns on real MNIST: ``n_train``, ``epochs``, ``batch_size``,
-``min_accuracy: {mlp: .., cnn: ..}``).
+``min_accuracy: {mlp: .., cnn: ..}``) and ``full_training`` (overrides of the main config's
+``training`` block at the paper-scale budget, ``budget: full``, where ``training`` is ignored).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 import yaml
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config" / "rules"
-KEYS = {"hparams", "per_arch", "per_trainset", "training", "smoke"}
+KEYS = {"hparams", "per_arch", "per_trainset", "training", "full_training", "smoke"}
+BUDGETS = ("grid", "full")
 
 
 def load_rule_config(rule_id: str, config_dir: str | Path | None = None) -> dict:
@@ -47,11 +49,19 @@ def _pick(value, arch: str | None, trainset: str):
     return None
 
 
-def resolve_training(base: dict, cfg: dict, trainset: str, arch: str | None = None) -> dict:
-    """The training block for one run: ``base`` updated by the rule's ``training`` overrides.
+def resolve_training(
+    base: dict, cfg: dict, trainset: str, arch: str | None = None, budget: str = "grid"
+) -> dict:
+    """The training block for one run: ``base`` updated by the rule's overrides for ``budget``.
+
+    ``budget="grid"`` applies the rule's ``training`` block (the default grid's small budgets);
+    ``budget="full"`` applies ``full_training`` instead (paper scale: ``config/full.yaml``).
 
     A value may be a mapping keyed by ``"<arch>/<trainset>"``, training set, or architecture
     (most specific first), e.g. ``epochs: {mnist: 3, cnn/cifar10: 6}``.
     """
-    merged = {**base, **(cfg.get("training") or {})}
+    if budget not in BUDGETS:
+        raise ValueError(f"budget={budget!r} is unknown; choose one of {BUDGETS}")
+    key = "training" if budget == "grid" else "full_training"
+    merged = {**base, **(cfg.get(key) or {})}
     return {k: _pick(v, arch, trainset) for k, v in merged.items()}

@@ -1,9 +1,10 @@
-"""The one training loop every rule shares: minibatches, evaluation, curves, checkpoints."""
+"""The one training loop every rule shares: minibatches, evaluation, curves, resumable state."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,6 +62,37 @@ class TrainResult:
     wall_time_s: float = 0.0
 
 
+def optimizers(rule: Rule) -> dict[str, torch.optim.Optimizer]:
+    """Every optimiser a rule (or one of its sub-modules) holds, by dotted attribute name."""
+    found = {}
+    for prefix, module in rule.named_modules():
+        for name, value in vars(module).items():
+            if isinstance(value, torch.optim.Optimizer):
+                found[f"{prefix}.{name}" if prefix else name] = value
+    return found
+
+
+def _rng_state(gen: torch.Generator) -> dict:
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "data_order": gen.get_state(),
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict, gen: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    gen.set_state(state["data_order"])
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
 def train(
     rule: Rule,
     x_train: torch.Tensor,
@@ -72,19 +104,36 @@ def train(
     batch_size: int,
     seed: int = 0,
     log_every: int = 100,
+    resume: dict | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> TrainResult:
-    """Train ``rule`` for ``epochs`` passes over shuffled minibatches; evaluate after each epoch."""
+    """Train ``rule`` for ``epochs`` passes over shuffled minibatches; evaluate after each epoch.
+
+    After every epoch ``on_epoch`` receives the full training state (weights, optimisers, random
+    generators, curves); passing that state back as ``resume`` continues the run exactly where it
+    stopped, with the same result as an uninterrupted run.
+    """
     if epochs < 0 or batch_size < 1:
         raise ValueError(f"epochs={epochs} must be >= 0 and batch_size={batch_size} >= 1")
     gen = torch.Generator().manual_seed(seed)
     curves: dict[str, list[float]] = {"epoch": [], "test_accuracy": [], "train_accuracy": []}
-    start = time.perf_counter()
     n_batches = (len(x_train) + batch_size - 1) // batch_size
     n_epochs = epochs if rule.learns else 0
     # a fixed random subset for training accuracy (training sets may be ordered by class)
     train_eval = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(seed))
     train_eval = train_eval[:N_TRAIN_EVAL].to(x_train.device)
-    for epoch in range(1, n_epochs + 1):
+    first, elapsed = 1, 0.0
+    if resume is not None:
+        rule.load_state_dict(resume["model"])
+        opts = optimizers(rule)
+        for name, opt_state in resume["optimizers"].items():
+            opts[name].load_state_dict(opt_state)
+        _set_rng_state(resume["rng"], gen)
+        curves = {k: list(v) for k, v in resume["curves"].items()}
+        first, elapsed = int(resume["epoch"]) + 1, float(resume["wall_time_s"])
+        log.info("resuming after epoch %d of %d", first - 1, n_epochs)
+    start = time.perf_counter() - elapsed
+    for epoch in range(first, n_epochs + 1):
         rule.train()
         order = torch.randperm(len(x_train), generator=gen)
         sums: dict[str, float] = {}
@@ -95,8 +144,9 @@ def train(
                 sums[k] = sums.get(k, 0.0) + float(v)
             if log_every and (b + 1) % log_every == 0:
                 log.info(
-                    "epoch %d batch %d/%d %s",
+                    "epoch %d/%d batch %d/%d %s",
                     epoch,
+                    n_epochs,
                     b + 1,
                     n_batches,
                     " ".join(f"{k}={v / (b + 1):.4g}" for k, v in sums.items()),
@@ -115,6 +165,17 @@ def train(
             curves["test_accuracy"][-1],
             time.perf_counter() - start,
         )
+        if on_epoch is not None:
+            on_epoch(
+                {
+                    "epoch": epoch,
+                    "model": rule.state_dict(),
+                    "optimizers": {k: o.state_dict() for k, o in optimizers(rule).items()},
+                    "rng": _rng_state(gen),
+                    "curves": curves,
+                    "wall_time_s": time.perf_counter() - start,
+                }
+            )
     rule.eval()
     final = (
         curves["test_accuracy"][-1] if curves["test_accuracy"] else accuracy(rule, x_test, y_test)

@@ -55,9 +55,15 @@ def _jsonable(obj):
 
 
 def setup_logging(log_file: str | None = None) -> None:
-    """Log to stderr and, if given, to ``log_file`` (Snakemake's ``log:``)."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    """Log progress to ``log_file`` (Snakemake's ``log:``) if given, else to stderr.
+
+    With a log file, only warnings and errors also reach stderr, so the Snakemake console stays
+    readable while every step's progress (epochs, batches, resamples) is in ``logs/``.
+    """
+    console = logging.StreamHandler(sys.stderr)
+    handlers: list[logging.Handler] = [console]
     if log_file:
+        console.setLevel(logging.WARNING)
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_file, mode="w"))
     logging.basicConfig(

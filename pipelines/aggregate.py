@@ -11,6 +11,19 @@ from analyses.ranking import rank_rules
 from pipelines._io import run_main, setup_logging, write_csv, write_json
 
 
+def curves_table(records: list[dict]) -> pd.DataFrame:
+    """Tidy per-epoch curves (rule, arch, trainset, seed, epoch, metrics) from the run records."""
+    keys = ["rule", "arch", "trainset", "seed", "epoch"]
+    rows = []
+    for r in records:
+        curves = r.get("curves") or {}
+        for i, epoch in enumerate(curves.get("epoch", [])):
+            metrics = {k: v[i] for k, v in curves.items() if k != "epoch" and i < len(v)}
+            rows.append({**{k: r[k] for k in keys[:4]}, "epoch": epoch, **metrics})
+    frame = pd.DataFrame(rows, columns=None if rows else keys + ["test_accuracy"])
+    return frame.sort_values(keys).reset_index(drop=True) if rows else frame
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--scores", nargs="+", required=True)
@@ -22,6 +35,7 @@ def main() -> None:
     ap.add_argument("--out-pairwise", required=True)
     ap.add_argument("--out-accuracy", required=True)
     ap.add_argument("--out-metrics", required=True)
+    ap.add_argument("--out-curves", required=True, help="per-epoch training curves (DVC plots)")
     ap.add_argument("--log")
     args = ap.parse_args()
     setup_logging(args.log)
@@ -54,6 +68,7 @@ def main() -> None:
     write_csv(args.out_ranking, ranking)
     write_csv(args.out_pairwise, pairwise)
     write_csv(args.out_accuracy, accuracy.sort_values(["rule", "arch", "trainset", "seed"]))
+    write_csv(args.out_curves, curves_table(records))
     metrics: dict = {"accuracy": {}, "brain_score": {}}
     for r in (
         accuracy.groupby(["rule", "arch", "trainset"])["test_accuracy"]

@@ -19,7 +19,8 @@ def main() -> None:
     ap.add_argument(
         "--params",
         required=True,
-        help="JSON: run keys, recording, methods, n_boot, n_splits, boot_seed",
+        help="JSON: run keys, recording, methods, n_boot, n_splits, boot_seed, ci, n_perm, "
+        "reweighted (null or keyword arguments of analyses.reweighted.reweighted_cv)",
     )
     ap.add_argument("--out", required=True)
     ap.add_argument("--subjects-out", required=True)
@@ -43,6 +44,9 @@ def main() -> None:
                 n_boot=p["n_boot"],
                 n_splits=p["n_splits"],
                 seed=p["boot_seed"],
+                ci=p.get("ci", "subjects"),
+                n_perm=p.get("n_perm", 0),
+                reweighted=p.get("reweighted"),
             )
             rows += [{"roi": roi, **x} for x in r]
             subj += [{"roi": roi, **x} for x in s]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import platform
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -64,6 +66,8 @@ def main() -> None:
         len(y_tr),
         device,
     )
+    resume_path = Path(args.checkpoint).with_suffix(".resume.pt")
+    digest = hashlib.sha256(args.params.encode()).hexdigest()
     result = train(
         rule,
         x_tr,
@@ -73,6 +77,8 @@ def main() -> None:
         epochs=int(tr["epochs"]),
         batch_size=int(tr["batch_size"]),
         seed=p["seed"],
+        resume=load_resume(resume_path, digest),
+        on_epoch=lambda state: save_resume(resume_path, state, digest),
     )
     with atomic_path(args.checkpoint) as tmp:
         torch.save({k: v.cpu() for k, v in rule.state_dict().items()}, tmp)
@@ -93,7 +99,26 @@ def main() -> None:
             "python": platform.python_version(),
         },
     )
+    resume_path.unlink(missing_ok=True)
     log.info("test accuracy %.4f in %.1f s", result.test_accuracy, result.wall_time_s)
+
+
+def save_resume(path: Path, state: dict, digest: str) -> None:
+    """Write the end-of-epoch training state (atomically) so an interrupted run can resume."""
+    with atomic_path(path) as tmp:
+        torch.save({**state, "params_sha256": digest}, tmp)
+
+
+def load_resume(path: Path, digest: str) -> dict | None:
+    """The saved state of an interrupted run with the same parameters, else None."""
+    if not path.is_file():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("params_sha256") != digest:
+        log.info("ignoring %s: written for different parameters", path)
+        return None
+    log.info("found %s (epoch %d)", path, state["epoch"])
+    return state
 
 
 if __name__ == "__main__":

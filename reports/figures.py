@@ -10,10 +10,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.stats import rankdata  # noqa: E402
 
-from analyses.scoring import BEST  # noqa: E402
+from analyses.scoring import BEST, REWEIGHTED  # noqa: E402
 
 
-def _colors(rules: list[str]) -> dict[str, tuple]:
+def rule_colors(rules: list[str]) -> dict[str, tuple]:
     """A distinct colour per rule (tab20 then tab20b: 40 before any repeats)."""
     palette = list(plt.get_cmap("tab20").colors) + list(plt.get_cmap("tab20b").colors)
     return {r: palette[i % len(palette)] for i, r in enumerate(sorted(rules))}
@@ -23,7 +23,7 @@ def score_bars(ranking: pd.DataFrame, title: str) -> plt.Figure:
     """Cross-validated best-layer score per rule, grouped by (arch, trainset); ceiling band, 95 % CI."""
     groups = ranking.groupby(["arch", "trainset"], sort=True)
     rules = sorted(ranking["rule"].unique())
-    colors = _colors(rules)
+    colors = rule_colors(rules)
     width_in = min(16.0, max(4.0, 0.12 * len(rules) * groups.ngroups + 3))
     fig, ax = plt.subplots(figsize=(width_in, 3.8))
     width = 0.8 / max(len(rules), 1)
@@ -60,9 +60,9 @@ def score_bars(ranking: pd.DataFrame, title: str) -> plt.Figure:
 
 def layer_profiles(scores: pd.DataFrame, title: str) -> plt.Figure:
     """Score of every layer (mean over seeds, 95 % CI band), one panel per (arch, trainset)."""
-    per_layer = scores[scores["layer"] != BEST]
+    per_layer = scores[~scores["layer"].isin([BEST, REWEIGHTED])]
     panels = sorted(per_layer.groupby(["arch", "trainset"]).groups)
-    colors = _colors(list(per_layer["rule"].unique()))
+    colors = rule_colors(list(per_layer["rule"].unique()))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 1.5, 3), squeeze=False)
     for ax, (arch, trainset) in zip(axes[0], panels, strict=True):
         g = per_layer[(per_layer["arch"] == arch) & (per_layer["trainset"] == trainset)]
@@ -100,4 +100,44 @@ def rdm_grid(rdms: dict[str, np.ndarray], title: str, ncols: int = 6) -> plt.Fig
         ax.set_title(name, fontsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def significance_matrix(ranking: pd.DataFrame, pairwise: pd.DataFrame, title: str) -> plt.Figure:
+    """Pairwise rule differences (row minus column), one panel per (arch, trainset).
+
+    Rules are ordered by rank; ``*`` marks differences significant after FDR correction, blank
+    cells were not tested (e.g. single-RDM recordings).
+    """
+    panels = sorted(ranking.groupby(["arch", "trainset"]).groups)
+    n_rules = ranking["rule"].nunique()
+    size = min(7.0, 2.8 + 0.22 * n_rules)
+    ncols = min(2, len(panels))
+    nrows = int(np.ceil(len(panels) / ncols))
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols + 1, size * nrows), squeeze=False, layout="constrained"
+    )
+    for ax in axes.ravel()[len(panels) :]:
+        ax.axis("off")
+    vmax = float(np.nanmax(np.abs(pairwise["diff"]))) if len(pairwise) else 1.0
+    for ax, (arch, trainset) in zip(axes.ravel(), panels, strict=False):
+        g = ranking[(ranking["arch"] == arch) & (ranking["trainset"] == trainset)]
+        rules = list(g.sort_values(["rank", "rule"])["rule"])
+        pos = {r: i for i, r in enumerate(rules)}
+        diff = np.full((len(rules), len(rules)), np.nan)
+        sig = np.zeros_like(diff, dtype=bool)
+        pw = pairwise[(pairwise["arch"] == arch) & (pairwise["trainset"] == trainset)]
+        for row in pw.itertuples():
+            if row.rule_a in pos and row.rule_b in pos:
+                i, j = pos[row.rule_a], pos[row.rule_b]
+                diff[i, j], diff[j, i] = row.diff, -row.diff
+                sig[i, j] = sig[j, i] = bool(row.significant)
+        im = ax.imshow(diff, cmap="RdBu_r", vmin=-vmax, vmax=vmax or 1.0)
+        for i, j in zip(*np.nonzero(sig), strict=True):
+            ax.text(j, i, "*", ha="center", va="center", fontsize=8)
+        ax.set_xticks(range(len(rules)), rules, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(rules)), rules, fontsize=7)
+        ax.set_title(f"{arch} / {trainset}", fontsize=9)
+    fig.colorbar(im, ax=axes, fraction=0.03, label="score difference (row - column)")
+    fig.suptitle(title, fontsize=10)
     return fig

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ def test_good_hash_is_fetched_from_the_mirror(tmp_path, monkeypatch):
         (lambda x: x[:, :4, :4], "cover 4 stimuli, the manifest's stimulus order lists 5"),
         (lambda x: np.where(np.arange(5)[None, :, None] == 2, np.nan, x), "non-finite"),
         (lambda x: x + np.triu(np.ones((5, 5)), 1)[None], "not symmetric"),
-        (lambda x: x + np.eye(5)[None], "diagonal is not zero"),
+        (lambda x: x + np.eye(5)[None], "diagonal of subject 1 is not zero"),
         (lambda x: x[0], "must be \\(subjects, stimuli, stimuli\\)"),
     ],
 )
@@ -113,3 +114,157 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
     with atomic_path(target) as tmp:
         tmp.write_text("whole")
     assert target.read_text() == "whole"
+
+
+# --- manifests and files of every format: each error names the file and the problem ----------
+
+
+def _npy_recording(tmp_path, monkeypatch, x=None, **manifest):
+    from tests.recording_fixtures import random_rdms, use_tmp_mirror, write_manifest
+
+    mirror = use_tmp_mirror(tmp_path, monkeypatch)
+    (mirror / "rec").mkdir(exist_ok=True)
+    f = mirror / "rec" / "r.npy"
+    np.save(f, random_rdms((2,), 5) if x is None else x)
+    base = dict(
+        modality="fmri",
+        format="rdm-npy",
+        stimulus_order=[1, 2, 3, 4, 5],
+        rois={"IT": {"file": "r.npy", "subject_axis": 0}},
+    )
+    return write_manifest(tmp_path, "rec", [f], **{**base, **manifest})
+
+
+@pytest.mark.parametrize(
+    "manifest, message",
+    [
+        (
+            {"stimulus_order": [1, 2, 3, 3, 5]},
+            r"stimulus_order must list distinct.*repeated: \[3\]",
+        ),
+        ({"stimulus_order": [1, 2, 3, 4, 93]}, r"stimulus_order must list distinct indices 1..92"),
+        ({"stimulus_order": [1, 2, 3, 4]}, r"r.npy.*cover 5 stimuli.*lists 4"),
+        ({"format": "rdm-xls"}, r"manifest key format: 'rdm-xls' is not one of"),
+        ({"subjects": 3}, r"2 subjects found, the manifest says 3"),
+        ({"rois": {"IT": {"file": "other.npy"}}}, r"reads 'other.npy', which is not under files"),
+        ({"rois": {"IT": {"file": "r.npy", "time_axis": 0}}}, r"needs the key 'times'"),
+        (
+            {"rois": {"IT": {"file": "r.npy", "subject_axis": 2}}},
+            r"r.npy: subject_axis 2 is not a leading",
+        ),
+    ],
+)
+def test_bad_manifests_are_refused(tmp_path, monkeypatch, manifest, message):
+    with pytest.raises(RecordingError, match=message):
+        load_recording(str(_npy_recording(tmp_path, monkeypatch, **manifest)))
+
+
+def test_asymmetric_rdm_file_is_refused_naming_it(tmp_path, monkeypatch):
+    x = _rdms()
+    x[1, 0, 3] += 1.0
+    with pytest.raises(
+        RecordingError, match=r"r.npy \(recording rec, ROI IT\).*subject 2 is not symmetric"
+    ):
+        load_recording(str(_npy_recording(tmp_path, monkeypatch, x=x)))
+
+
+def test_time_axis_with_wrong_number_of_times_is_refused(tmp_path, monkeypatch):
+    man = _npy_recording(
+        tmp_path,
+        monkeypatch,
+        x=np.stack([_rdms()] * 3),
+        times=[0.0, 0.1],
+        rois={"IT": {"file": "r.npy", "time_axis": 0, "subject_axis": 1}},
+    )
+    with pytest.raises(RecordingError, match=r"times lists 2 points, the data has 3"):
+        load_recording(str(man))
+
+
+def test_unreadable_file_is_refused_naming_it(tmp_path, monkeypatch):
+    man = _npy_recording(tmp_path, monkeypatch)
+    f = tmp_path / "mirror" / "rec" / "r.npy"
+    f.write_bytes(b"not numpy")
+    d = yaml.safe_load(man.read_text())
+    d["files"][0]["sha256"] = sha256sum(f)  # intact download of a file that is not an array
+    man.write_text(yaml.safe_dump(d))
+    with pytest.raises(RecordingError, match=r"r.npy: not a readable NumPy file"):
+        load_recording(str(man))
+
+
+@pytest.mark.parametrize("key, value", [("name", "../../etc/passwd"), ("mirror", "/etc/passwd")])
+def test_paths_outside_the_data_folder_are_refused(tmp_path, monkeypatch, key, value):
+    man = _npy_recording(tmp_path, monkeypatch)
+    d = yaml.safe_load(man.read_text())
+    d["files"][0][key] = value
+    if key == "name":
+        d["rois"]["IT"]["file"] = value
+    man.write_text(yaml.safe_dump(d))
+    with pytest.raises(RecordingError, match=f"file {key} '{value}' is outside the data folder"):
+        load_recording(str(man))
+
+
+def test_bad_hash_stops_the_step_with_no_output(tmp_path, monkeypatch, capsys):
+    """A tampered file: the brain step exits 1 naming it, and writes neither npz nor json."""
+    import sys
+
+    from brain_data.__main__ import main as cli
+    from pipelines import brain
+
+    man = _npy_recording(tmp_path, monkeypatch)
+    np.save(
+        tmp_path / "mirror" / "rec" / "r.npy", _rdms(seed=1)
+    )  # differs from the manifest's hash
+    out, meta = tmp_path / "out" / "rec.npz", tmp_path / "out" / "rec.json"
+    argv = ["brain", "--recording", str(man), "--out", str(out), "--meta", str(meta)]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exit_info:
+        from pipelines._io import run_main
+
+        run_main(brain.main)
+    assert exit_info.value.code == 1
+    assert not out.exists() and not meta.exists()
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    assert cli(["validate", str(man)]) == 1
+    assert re.search(r"error: r.npy: refused.*expected sha256", capsys.readouterr().err)
+
+
+def test_nifti_with_wrong_volume_count_or_grid_is_refused(tmp_path, monkeypatch):
+    import nibabel as nib
+
+    from tests.recording_fixtures import use_tmp_mirror, write_manifest
+
+    mirror = use_tmp_mirror(tmp_path, monkeypatch)
+    (mirror / "vol").mkdir()
+    nib.save(
+        nib.Nifti1Image(np.ones((4, 4, 4, 6), np.float32), np.eye(4)), mirror / "vol" / "b.nii.gz"
+    )
+    nib.save(nib.Nifti1Image(np.ones((4, 4, 3), np.uint8), np.eye(4)), mirror / "vol" / "m.nii.gz")
+    files = [mirror / "vol" / "b.nii.gz", mirror / "vol" / "m.nii.gz"]
+    common = dict(
+        modality="fmri",
+        format="nifti-betas",
+        subject_files=["b.nii.gz"],
+        rois={"V1": {"mask": "m.nii.gz"}},
+    )
+    man = write_manifest(tmp_path, "vol", files, stimulus_order=[1, 2, 3, 4, 5], **common)
+    with pytest.raises(
+        RecordingError, match=r"b.nii.gz: expected a 4-D image with one volume per stimulus \(5\)"
+    ):
+        load_recording(str(man))
+    man = write_manifest(tmp_path, "vol", files, stimulus_order=[1, 2, 3, 4, 5, 6], **common)
+    with pytest.raises(RecordingError, match=r"b.nii.gz \(ROI V1, mask m.nii.gz\): mask grid"):
+        load_recording(str(man))
+
+
+def test_time_resolved_rdm_errors_name_subject_and_time(tmp_path, monkeypatch):
+    x = np.stack([_rdms()] * 3)  # (times, subjects, n, n)
+    x[2, 1, 0, 4] = np.nan
+    man = _npy_recording(
+        tmp_path,
+        monkeypatch,
+        x=x,
+        times={"start": 0.0, "step": 0.01},
+        rois={"IT": {"file": "r.npy", "time_axis": 0, "subject_axis": 1}},
+    )
+    with pytest.raises(RecordingError, match=r"r.npy.*non-finite.*subject 2 at 0.020 s"):
+        load_recording(str(man))

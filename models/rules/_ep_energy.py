@@ -44,8 +44,9 @@ def feedforward_states(net: Net, x: torch.Tensor, bound: float) -> States:
     return states
 
 
-def primitive(net: Net, x: torch.Tensor, states: Sequence[torch.Tensor],
-              gains: Sequence[float]) -> torch.Tensor:
+def primitive(
+    net: Net, x: torch.Tensor, states: Sequence[torch.Tensor], gains: Sequence[float]
+) -> torch.Tensor:
     """``Phi`` summed over the batch. ``states`` has one entry per block, plus ``s_out`` if longer."""
     phi, prev = x.new_zeros(()), x
     for block, s, g in zip(net.blocks, states, gains, strict=False):
@@ -56,11 +57,18 @@ def primitive(net: Net, x: torch.Tensor, states: Sequence[torch.Tensor],
     return phi
 
 
-def relax(net: Net, x: torch.Tensor, states: Sequence[torch.Tensor], steps: int, *,
-          bound: float, gains: Sequence[float],
-          nudge: Callable[[States], torch.Tensor] | None = None,
-          out_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
-          clamp_out: torch.Tensor | None = None) -> States:
+def relax(
+    net: Net,
+    x: torch.Tensor,
+    states: Sequence[torch.Tensor],
+    steps: int,
+    *,
+    bound: float,
+    gains: Sequence[float],
+    nudge: Callable[[States], torch.Tensor] | None = None,
+    out_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    clamp_out: torch.Tensor | None = None,
+) -> States:
     """``steps`` synchronous fixed-point updates of every state under ``Phi`` (+ ``nudge``).
 
     ``nudge(states)`` is an extra scalar added to ``Phi`` (e.g. ``-beta * loss``); with an output
@@ -84,9 +92,13 @@ def relax(net: Net, x: torch.Tensor, states: Sequence[torch.Tensor], steps: int,
     return states
 
 
-def param_grads(net: Net, x: torch.Tensor, states: Sequence[torch.Tensor],
-                gains: Sequence[float],
-                nudge: Callable[[States], torch.Tensor] | None = None) -> list[torch.Tensor]:
+def param_grads(
+    net: Net,
+    x: torch.Tensor,
+    states: Sequence[torch.Tensor],
+    gains: Sequence[float],
+    nudge: Callable[[States], torch.Tensor] | None = None,
+) -> list[torch.Tensor]:
     """``d(Phi + nudge)/dtheta`` at fixed (detached) states: per synapse, a correlation of its
     pre- and post-synaptic states (plus the nudge's local delta term for the readout)."""
     params = list(net.parameters())

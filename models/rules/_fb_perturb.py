@@ -7,6 +7,8 @@ per-example cross-entropy (the global loss of each trial). Nothing here builds a
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -114,21 +116,32 @@ class PerturbationRule(Rule):
         self._check("grad_clip", grad_clip, grad_clip >= 0, ">= 0 (0 = off)")
         self._check("dim_scaling", dim_scaling, 0 <= dim_scaling <= 1, "in [0, 1]")
         for name, value in (("readout_lr", readout_lr), ("conv_lr", conv_lr)):
-            self._check(name, value, value is None or (isinstance(value, int | float) and value >= 0),
-                        "null (= lr) or >= 0")
-        self._check("conv_every", conv_every, isinstance(conv_every, int) and conv_every >= 0,
-                    "an int >= 0 (0 = conv layers are never probed)")
+            self._check(
+                name,
+                value,
+                value is None or (isinstance(value, int | float) and value >= 0),
+                "null (= lr) or >= 0",
+            )
+        self._check(
+            "conv_every",
+            conv_every,
+            isinstance(conv_every, int) and conv_every >= 0,
+            "an int >= 0 (0 = conv layers are never probed)",
+        )
         self.readout_lr = lr if readout_lr is None else readout_lr
         self.conv_lr = lr if conv_lr is None else conv_lr
         self.conv_every = conv_every
-        self.n_steps = 0
+        self.register_buffer("n_steps", torch.zeros((), dtype=torch.long))  # resumable
         self.lr, self.sigma, self.n_samples, self.antithetic = lr, sigma, n_samples, antithetic
         self.weight_decay, self.grad_clip, self.dim_scaling = weight_decay, grad_clip, dim_scaling
         # The estimator's noise grows with the number of perturbed variables D_l of a layer; its step
         # size is lr * (D_readout / D_l) ** dim_scaling (0 = one lr for all layers).
         dims = self.perturbed_dims()
         groups = [
-            {"params": list(op.parameters()), "lr": self._base_lr(op) * (dims[-1] / d) ** dim_scaling}
+            {
+                "params": list(op.parameters()),
+                "lr": self._base_lr(op) * (dims[-1] / d) ** dim_scaling,
+            }
             for op, d in zip(ops(net), dims, strict=True)
         ]
         self.optimizer = torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
@@ -142,12 +155,13 @@ class PerturbationRule(Rule):
         """Whether op is probed at this step (conv layers only every ``conv_every``-th step)."""
         if not isinstance(op, nn.Conv2d):
             return True
-        return self.conv_every > 0 and self.conv_lr > 0 and self.n_steps % self.conv_every == 0
+        return self.conv_every > 0 and self.conv_lr > 0 and int(self.n_steps) % self.conv_every == 0
 
+    @abstractmethod
     def perturbed_dims(self) -> list[int]:
         """Number of perturbed variables per trial of each op (blocks then readout)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def estimate(
         self,
         layer: int,
@@ -157,7 +171,6 @@ class PerturbationRule(Rule):
         base: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Gradient estimate (weight, bias) of the mean loss for op ``layer``."""
-        raise NotImplementedError
 
     @torch.no_grad()
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:

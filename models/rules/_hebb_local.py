@@ -22,8 +22,15 @@ def outer(op: nn.Module, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
     if isinstance(op, nn.Linear):
         return post.t() @ pre  # (out, n) @ (n, in) -> (out, in)
     if isinstance(op, nn.Conv2d):
-        return torch.nn.grad.conv2d_weight(pre, op.weight.shape, post, stride=op.stride,
-                                           padding=op.padding, dilation=op.dilation, groups=op.groups)
+        return torch.nn.grad.conv2d_weight(
+            pre,
+            op.weight.shape,
+            post,
+            stride=op.stride,
+            padding=op.padding,
+            dilation=op.dilation,
+            groups=op.groups,
+        )
     raise TypeError(f"local plasticity supports nn.Linear and nn.Conv2d, not {type(op).__name__}")
 
 
@@ -33,7 +40,9 @@ def per_neuron(w: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def soft_hebb_step(op: nn.Module, x: torch.Tensor, *, lr: float, temperature: float) -> dict[str, float]:
+def soft_hebb_step(
+    op: nn.Module, x: torch.Tensor, *, lr: float, temperature: float
+) -> dict[str, float]:
     """Apply one SoftHebb update to ``op.weight`` from its own (detached) input ``x``.
 
     u = op(x) (bias included), y = softmax(z / temperature) over the neurons (channels at each

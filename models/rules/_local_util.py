@@ -24,8 +24,9 @@ def block_out_shapes(net: Net) -> list[tuple[int, ...]]:
     return shapes
 
 
-def decoupled_forward(net: Net, x: torch.Tensor, input_grad: bool = False
-                      ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+def decoupled_forward(
+    net: Net, x: torch.Tensor, input_grad: bool = False
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Run the blocks with a detached input each; return (block inputs, block outputs).
 
     Every block input is a fresh leaf (``detach()``), so the graph of block ``i`` starts at its own
@@ -47,3 +48,25 @@ def decoupled_forward(net: Net, x: torch.Tensor, input_grad: bool = False
 def one_hot(y: torch.Tensor, n_classes: int, like: torch.Tensor) -> torch.Tensor:
     """One-hot labels (n, n_classes) with the dtype/device of ``like``."""
     return F.one_hot(y.long(), n_classes).to(dtype=like.dtype, device=like.device)
+
+
+class LocalLossesStep:
+    """``train_step`` of rules whose blocks each descend their own loss on a detached input.
+
+    The class provides ``local_losses(x, y)`` (one loss per block, the readout's last) and one
+    ``optimizer`` over all parameters; the graphs are disjoint, so one backward of the sum is one
+    backward per block and no gradient crosses a block boundary.
+    """
+
+    metric_prefix = "local"
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        self.optimizer.zero_grad(set_to_none=True)
+        losses = self.local_losses(x, y)
+        sum(losses).backward()
+        self.optimizer.step()
+        out = {
+            f"{self.metric_prefix}_{i + 1}": float(v.detach()) for i, v in enumerate(losses[:-1])
+        }
+        out["loss"] = float(losses[-1].detach())
+        return out

@@ -36,8 +36,14 @@ def block_io_shapes(net: Net) -> list[tuple[tuple[int, ...], tuple[int, ...], tu
 class BackwardMap(nn.Module):
     """Maps a block's output (n, *out_shape) to its input's shape (n, *in_shape)."""
 
-    def __init__(self, block: Block, in_shape: tuple[int, ...], pre_pool_shape: tuple[int, ...],
-                 out_shape: tuple[int, ...], bias: bool = True):
+    def __init__(
+        self,
+        block: Block,
+        in_shape: tuple[int, ...],
+        pre_pool_shape: tuple[int, ...],
+        out_shape: tuple[int, ...],
+        bias: bool = True,
+    ):
         super().__init__()
         self.in_shape, self.pre_pool_shape = tuple(in_shape), tuple(pre_pool_shape)
         if isinstance(block.op, nn.Conv2d):
@@ -61,7 +67,9 @@ class BackwardMap(nn.Module):
 def backward_maps(net: Net, skip_first: bool = False, bias: bool = True) -> nn.ModuleList:
     """One ``BackwardMap`` per block (the first one left out when ``skip_first``)."""
     maps = []
-    for i, (block, (s_in, s_pre, s_out)) in enumerate(zip(net.blocks, block_io_shapes(net), strict=True)):
+    for i, (block, (s_in, s_pre, s_out)) in enumerate(
+        zip(net.blocks, block_io_shapes(net), strict=True)
+    ):
         if skip_first and i == 0:
             continue
         maps.append(BackwardMap(block, s_in, s_pre, s_out, bias=bias))
@@ -87,7 +95,9 @@ def sq_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 0.5 * (pred - target).pow(2).flatten(1).sum(1).mean()  # (n, ...) -> (n, d) -> scalar
 
 
-def local_block_loss(net: Net, inputs: list[torch.Tensor], targets: list[torch.Tensor | None]) -> torch.Tensor:
+def local_block_loss(
+    net: Net, inputs: list[torch.Tensor], targets: list[torch.Tensor | None]
+) -> torch.Tensor:
     """Sum of each block's own loss on a detached input; ``None`` targets are skipped."""
     total = None
     for block, h_in, t in zip(net.blocks, inputs, targets, strict=True):

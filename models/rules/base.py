@@ -8,6 +8,7 @@ buffers so that ``state_dict`` round-trips it. Training loops, data and evaluati
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import ClassVar
 
@@ -66,7 +67,7 @@ class RuleCard:
         return d
 
 
-class Rule(nn.Module):
+class Rule(nn.Module, metaclass=ABCMeta):
     """Base class. Subclasses set ``card`` and implement ``train_step``.
 
     Hyper-parameters are keyword-only ``__init__`` arguments stored under the same names; check
@@ -82,9 +83,9 @@ class Rule(nn.Module):
         self.net = net
 
     # --- the interface -------------------------------------------------------------------
+    @abstractmethod
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         """One minibatch of learning; returns scalar metrics (loss, energy, goodness, ...)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement train_step")
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:

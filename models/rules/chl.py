@@ -40,24 +40,42 @@ def _out_act(u: torch.Tensor) -> torch.Tensor:
 class CHL(Rule):
     card = RuleCard(
         family="explicit local synergistic: energy-based",
-        addresses=("global feedback pathway", "non-local updates", "derivative transport",
-                   "signed error transmission"),
-        reference=("Movellan (1991) Connectionist Models Summer School; O'Reilly (1996) Neural "
-                   "Comput 8:895; Xie & Seung (2003) Neural Comput 15:441"),
-        notes=("Feedback is the transposed forward weights scaled by feedback_gain (symmetric "
-               "connections are CHL's own assumption, so weight transport is not addressed). "
-               "Hidden states are the block activations bounded to [-state_bound, state_bound] "
-               "(ReLU -> hard sigmoid); the output state is clip(readout, 0, 1), clamped to the "
-               "one-hot label in the clamped phase. Both phases relax the same fixed number of steps "
-               "(t_relax; t_eval for predict/layers) from the bottom-up pass, so equilibria are "
-               "approximate. Conv layers use the "
-               "convergent-RNN energy of Laborieux et al. (2021), max-pooling included. "
-               "predict/layers: free-phase equilibrium; 'out' = readout pre-activation."),
+        addresses=(
+            "global feedback pathway",
+            "non-local updates",
+            "derivative transport",
+            "signed error transmission",
+        ),
+        reference=(
+            "Movellan (1991) Connectionist Models Summer School; O'Reilly (1996) Neural "
+            "Comput 8:895; Xie & Seung (2003) Neural Comput 15:441"
+        ),
+        notes=(
+            "Feedback is the transposed forward weights scaled by feedback_gain (symmetric "
+            "connections are CHL's own assumption, so weight transport is not addressed). "
+            "Hidden states are the block activations bounded to [-state_bound, state_bound] "
+            "(ReLU -> hard sigmoid); the output state is clip(readout, 0, 1), clamped to the "
+            "one-hot label in the clamped phase. Both phases relax the same fixed number of steps "
+            "(t_relax; t_eval for predict/layers) from the bottom-up pass, so equilibria are "
+            "approximate. Conv layers use the "
+            "convergent-RNN energy of Laborieux et al. (2021), max-pooling included. "
+            "predict/layers: free-phase equilibrium; 'out' = readout pre-activation."
+        ),
     )
 
-    def __init__(self, net, *, lr: float = 1e-3, feedback_gain: float = 0.5, t_relax: int = 4,
-                 t_eval: int = 4, state_bound: float = 1.0,
-                 optimizer: str = "adam", momentum: float = 0.0, weight_decay: float = 0.0):
+    def __init__(
+        self,
+        net,
+        *,
+        lr: float = 1e-3,
+        feedback_gain: float = 0.5,
+        t_relax: int = 4,
+        t_eval: int = 4,
+        state_bound: float = 1.0,
+        optimizer: str = "adam",
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ):
         super().__init__(net)
         self._check_positive(lr=lr, feedback_gain=feedback_gain, state_bound=state_bound)
         self._check("t_relax", t_relax, isinstance(t_relax, int) and t_relax >= 1, "an int >= 1")
@@ -72,8 +90,9 @@ class CHL(Rule):
         #: energy weights gain^{k-L}: feedback into layer k is scaled by gain (Xie & Seung 2003)
         self.gains = [feedback_gain ** (k - n_out) for k in range(1, n_out + 1)]
         if optimizer == "sgd":
-            self.optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum,
-                                             weight_decay=weight_decay)
+            self.optimizer = torch.optim.SGD(
+                net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
+            )
         else:
             self.optimizer = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
 
@@ -86,15 +105,30 @@ class CHL(Rule):
 
     def free_phase(self, x: torch.Tensor, steps: int | None = None) -> ep.States:
         """Free-phase states (blocks..., output) after ``t_relax`` (or ``steps``) steps."""
-        return ep.relax(self.net, x, self._start(x), self.t_relax if steps is None else steps,
-                        bound=self.state_bound, gains=self.gains, out_act=_out_act)
+        return ep.relax(
+            self.net,
+            x,
+            self._start(x),
+            self.t_relax if steps is None else steps,
+            bound=self.state_bound,
+            gains=self.gains,
+            out_act=_out_act,
+        )
 
     def clamped_phase(self, x: torch.Tensor, y: torch.Tensor) -> ep.States:
         """States with the output clamped to the one-hot target, after ``t_relax`` steps."""
         target = F.one_hot(y, self.net.n_classes).to(x.dtype)
         s = [*self._start(x)[:-1], target]
-        return ep.relax(self.net, x, s, self.t_relax, bound=self.state_bound, gains=self.gains,
-                        out_act=_out_act, clamp_out=target)
+        return ep.relax(
+            self.net,
+            x,
+            s,
+            self.t_relax,
+            bound=self.state_bound,
+            gains=self.gains,
+            out_act=_out_act,
+            clamp_out=target,
+        )
 
     def chl_update(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[torch.Tensor], ep.States]:
         """Per parameter, ``gain^{k-L}`` x (clamped - free) correlation, batch mean (ascent dir.)."""
@@ -115,8 +149,10 @@ class CHL(Rule):
         target = F.one_hot(y, self.net.n_classes).to(x.dtype)
         with torch.no_grad():
             logits = self.net.readout(ep.readout_input(free[-2]))
-        return {"mse": float(((free[-1] - target) ** 2).sum(1).mean()),
-                "accuracy": float((logits.argmax(1) == y).float().mean())}
+        return {
+            "mse": float(((free[-1] - target) ** 2).sum(1).mean()),
+            "accuracy": float((logits.argmax(1) == y).float().mean()),
+        }
 
     @torch.no_grad()
     def layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

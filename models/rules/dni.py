@@ -72,34 +72,46 @@ class DNI(Rule):
         family="explicit local non-synergistic",
         addresses=("update locking", "global feedback pathway", "non-local updates"),
         reference="Jaderberg et al. (2017) Decoupled Neural Interfaces using Synthetic Gradients, "
-                  "ICML, PMLR 70:1627",
+        "ICML, PMLR 70:1627",
         notes="Every block (conv or dense) has its own synthetic-gradient module (cDNI: conditioned "
-              "on the label by default); blocks update from it alone, SG modules regress the "
-              "bootstrapped gradient from the block above (true gradient at the last block). The "
-              "readout is trained on the true cross-entropy gradient. All modules are updated in "
-              "the same step (the synchronous simulation of DNI). SG modules are linear in [h, y] by "
-              "default (a 3x3 conv plus a per-class map for conv blocks); sg_hidden>0 adds a ReLU "
-              "hidden layer. Adam for the network (lr) and the SG modules (sg_lr). Learns slowly "
-              "at first: blocks only move once their SG modules have learned (zero init).",
+        "on the label by default); blocks update from it alone, SG modules regress the "
+        "bootstrapped gradient from the block above (true gradient at the last block). The "
+        "readout is trained on the true cross-entropy gradient. All modules are updated in "
+        "the same step (the synchronous simulation of DNI). SG modules are linear in [h, y] by "
+        "default (a 3x3 conv plus a per-class map for conv blocks); sg_hidden>0 adds a ReLU "
+        "hidden layer. Adam for the network (lr) and the SG modules (sg_lr). Learns slowly "
+        "at first: blocks only move once their SG modules have learned (zero init).",
     )
 
-    def __init__(self, net, *, lr: float = 5e-4, sg_lr: float = 3e-3, conditioned: bool = True,
-                 sg_hidden: int = 0, weight_decay: float = 0.0):
+    def __init__(
+        self,
+        net,
+        *,
+        lr: float = 5e-4,
+        sg_lr: float = 3e-3,
+        conditioned: bool = True,
+        sg_hidden: int = 0,
+        weight_decay: float = 0.0,
+    ):
         super().__init__(net)
         self._check_positive(lr=lr, sg_lr=sg_lr)
         self._check("conditioned", conditioned, isinstance(conditioned, bool), "a bool")
-        self._check("sg_hidden", sg_hidden, isinstance(sg_hidden, int) and sg_hidden >= 0,
-                    "an int >= 0")
+        self._check(
+            "sg_hidden", sg_hidden, isinstance(sg_hidden, int) and sg_hidden >= 0, "an int >= 0"
+        )
         self._check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
         self.lr, self.sg_lr, self.conditioned = lr, sg_lr, conditioned
         self.sg_hidden, self.weight_decay = sg_hidden, weight_decay
         self.synth = nn.ModuleList(
-            SyntheticGradient(s, net.n_classes, sg_hidden, conditioned) for s in block_out_shapes(net))
+            SyntheticGradient(s, net.n_classes, sg_hidden, conditioned)
+            for s in block_out_shapes(net)
+        )
         self.optimizer = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
         self.sg_optimizer = torch.optim.Adam(self.synth.parameters(), lr=sg_lr)
 
-    def synthetic_gradients(self, outputs: list[torch.Tensor], y: torch.Tensor
-                            ) -> list[torch.Tensor]:
+    def synthetic_gradients(
+        self, outputs: list[torch.Tensor], y: torch.Tensor
+    ) -> list[torch.Tensor]:
         """Per-example synthetic gradients ``M_k(h_k, y)`` for every block output (graph into M)."""
         return [m(h.detach(), y) for m, h in zip(self.synth, outputs, strict=True)]
 
@@ -113,12 +125,16 @@ class DNI(Rule):
         synth = self.synthetic_gradients(outputs, y)
         # Blocks: descend <h_k, g_k / n> (batch-mean of per-example synthetic gradients); readout:
         # the true loss. Inputs are detached leaves, so each term only reaches its own block.
-        surrogate = loss + sum((h * g.detach()).sum() for h, g in zip(outputs, synth, strict=True)) / n
+        surrogate = (
+            loss + sum((h * g.detach()).sum() for h, g in zip(outputs, synth, strict=True)) / n
+        )
         surrogate.backward()
         # Targets: what the next stage sends down (per example, hence * n).
         targets = [a.grad * n for a in inputs[1:]]
         targets.append(feats.grad.view_as(outputs[-1]) * n)  # (n, *shape of last block)
-        sg_loss = sum(((g - t.detach()) ** 2).sum() for g, t in zip(synth, targets, strict=True)) / n
+        sg_loss = (
+            sum(((g - t.detach()) ** 2).sum() for g, t in zip(synth, targets, strict=True)) / n
+        )
         sg_loss.backward()
         self.optimizer.step()
         self.sg_optimizer.step()

@@ -26,28 +26,39 @@ class DifferenceTargetProp(Rule):
         family="explicit local synergistic: discrepancy reduction",
         addresses=("weight transport", "non-local updates", "derivative transport"),
         reference="Lee, Zhang, Fischer & Bengio (2015) ECML-PKDD, LNCS 9284:498-515",
-        notes=("Targets via learned inverses with the difference correction; every block trained on its "
-               "own squared target loss (detached input), inverses on noisy reconstruction. Inverses are "
-               "linear (g(h) = V h + c) rather than tanh so they can produce ReLU-range activity; conv "
-               "blocks are inverted by nearest-neighbour un-pooling followed by a same-padding "
-               "convolution (c_out -> c_in), the conv->dense block by a linear map reshaped to the conv "
-               "volume. The top target uses the gradient of the cross-entropy through the readout only "
-               "(as in the paper). Adam on every local loss. Two-phase (forward, then target) and "
-               "signed targets remain."),
+        notes=(
+            "Targets via learned inverses with the difference correction; every block trained on its "
+            "own squared target loss (detached input), inverses on noisy reconstruction. Inverses are "
+            "linear (g(h) = V h + c) rather than tanh so they can produce ReLU-range activity; conv "
+            "blocks are inverted by nearest-neighbour un-pooling followed by a same-padding "
+            "convolution (c_out -> c_in), the conv->dense block by a linear map reshaped to the conv "
+            "volume. The top target uses the gradient of the cross-entropy through the readout only "
+            "(as in the paper). Adam on every local loss. Two-phase (forward, then target) and "
+            "signed targets remain."
+        ),
     )
 
-    def __init__(self, net, *, lr: float = 1e-3, lr_inverse: float = 1e-3, beta: float = 0.5,
-                 noise: float = 0.3):
+    def __init__(
+        self,
+        net,
+        *,
+        lr: float = 1e-3,
+        lr_inverse: float = 1e-3,
+        beta: float = 0.5,
+        noise: float = 0.3,
+    ):
         super().__init__(net)
         self._check_positive(lr=lr, lr_inverse=lr_inverse, beta=beta)
         self._check("noise", noise, isinstance(noise, int | float) and noise >= 0, ">= 0")
         self.lr, self.lr_inverse, self.beta, self.noise = lr, lr_inverse, beta, noise
         # inverses[i - 1] inverts blocks[i] (i >= 1): block output shape -> block input shape
         self.inverses = backward_maps(net, skip_first=True)
-        self.optimizer = torch.optim.Adam([
-            {"params": list(net.parameters()), "lr": lr},
-            {"params": list(self.inverses.parameters()), "lr": lr_inverse},
-        ])
+        self.optimizer = torch.optim.Adam(
+            [
+                {"params": list(net.parameters()), "lr": lr},
+                {"params": list(self.inverses.parameters()), "lr": lr_inverse},
+            ]
+        )
 
     @torch.no_grad()
     def targets(self, hs: list[torch.Tensor], top: torch.Tensor) -> list[torch.Tensor]:

@@ -33,23 +33,42 @@ from models.rules.base import Rule, RuleCard
 class EqProp(Rule):
     card = RuleCard(
         family="explicit local synergistic: energy-based",
-        addresses=("weight transport", "global feedback pathway", "non-local updates",
-                   "derivative transport"),
-        reference=("Scellier & Bengio (2017) Front Comput Neurosci 11:24; Laborieux et al. (2021) "
-                   "Front Neurosci 15:633674 (symmetric nudging, random sign)"),
-        notes=("States = block outputs, bounded to [-state_bound, state_bound] (ReLU -> hard "
-               "sigmoid, as in Laborieux et al.); relaxation starts from the bottom-up pass and "
-               "runs a fixed number of synchronous fixed-point steps (t_free, t_nudge, t_eval), so "
-               "the equilibrium is approximate at small budgets. Feedback is symmetric by "
-               "construction (the energy's shared weights), which is the weight-transport "
-               "assumption of EqProp itself. Cross-entropy readout (Laborieux's softmax variant); "
-               "Adam on the EP estimate. predict/layers use the free-phase equilibrium. Needs "
-               "two (three) phases per step, so it is trained on smaller subsets than backprop."),
+        addresses=(
+            "weight transport",
+            "global feedback pathway",
+            "non-local updates",
+            "derivative transport",
+        ),
+        reference=(
+            "Scellier & Bengio (2017) Front Comput Neurosci 11:24; Laborieux et al. (2021) "
+            "Front Neurosci 15:633674 (symmetric nudging, random sign)"
+        ),
+        notes=(
+            "States = block outputs, bounded to [-state_bound, state_bound] (ReLU -> hard "
+            "sigmoid, as in Laborieux et al.); relaxation starts from the bottom-up pass and "
+            "runs a fixed number of synchronous fixed-point steps (t_free, t_nudge, t_eval), so "
+            "the equilibrium is approximate at small budgets. Feedback is symmetric by "
+            "construction (the energy's shared weights), which is the weight-transport "
+            "assumption of EqProp itself. Cross-entropy readout (Laborieux's softmax variant); "
+            "Adam on the EP estimate. predict/layers use the free-phase equilibrium. Needs "
+            "two (three) phases per step, so it is trained on smaller subsets than backprop."
+        ),
     )
 
-    def __init__(self, net, *, lr: float = 1e-3, beta: float = 0.5, t_free: int = 4,
-                 t_nudge: int = 4, t_eval: int = 4, state_bound: float = 1.0,
-                 symmetric: bool = True, random_sign: bool = True, weight_decay: float = 0.0):
+    def __init__(
+        self,
+        net,
+        *,
+        lr: float = 1e-3,
+        beta: float = 0.5,
+        t_free: int = 4,
+        t_nudge: int = 4,
+        t_eval: int = 4,
+        state_bound: float = 1.0,
+        symmetric: bool = True,
+        random_sign: bool = True,
+        weight_decay: float = 0.0,
+    ):
         super().__init__(net)
         self._check_positive(lr=lr, beta=beta, state_bound=state_bound)
         for name, v in (("t_free", t_free), ("t_nudge", t_nudge), ("t_eval", t_eval)):
@@ -67,22 +86,38 @@ class EqProp(Rule):
     # --- phases ----------------------------------------------------------------------------
     def _nudge(self, y: torch.Tensor, beta: float):
         """``-beta * L`` (summed over the batch) as a function of the states."""
+
         def term(states):
             logits = self.net.readout(ep.readout_input(states[-1]))
             return -beta * F.cross_entropy(logits, y, reduction="sum")
+
         return term
 
     def free_phase(self, x: torch.Tensor, steps: int | None = None) -> ep.States:
         """Equilibrium of the free phase, relaxed from the bottom-up pass."""
         s = ep.feedforward_states(self.net, x, self.state_bound)
-        return ep.relax(self.net, x, s, self.t_free if steps is None else steps,
-                        bound=self.state_bound, gains=self.gains)
+        return ep.relax(
+            self.net,
+            x,
+            s,
+            self.t_free if steps is None else steps,
+            bound=self.state_bound,
+            gains=self.gains,
+        )
 
-    def nudged_phase(self, x: torch.Tensor, y: torch.Tensor, start: ep.States,
-                     beta: float) -> ep.States:
+    def nudged_phase(
+        self, x: torch.Tensor, y: torch.Tensor, start: ep.States, beta: float
+    ) -> ep.States:
         """States after ``t_nudge`` steps under ``Phi - beta L`` from ``start``."""
-        return ep.relax(self.net, x, start, self.t_nudge, bound=self.state_bound,
-                        gains=self.gains, nudge=self._nudge(y, beta))
+        return ep.relax(
+            self.net,
+            x,
+            start,
+            self.t_nudge,
+            bound=self.state_bound,
+            gains=self.gains,
+            nudge=self._nudge(y, beta),
+        )
 
     def ep_gradient(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[torch.Tensor], ep.States]:
         """The EP estimate of ``dL/dtheta`` (batch mean), one tensor per net parameter."""

@@ -26,24 +26,46 @@ from models.rules.base import Rule, RuleCard
 class Hebb3F(Rule):
     card = RuleCard(
         family="explicit global",
-        addresses=("weight transport", "global feedback pathway", "non-local updates",
-                   "two-phase training", "derivative transport", "signed error transmission",
-                   "labels at every layer"),
+        addresses=(
+            "weight transport",
+            "global feedback pathway",
+            "non-local updates",
+            "two-phase training",
+            "derivative transport",
+            "signed error transmission",
+            "labels at every layer",
+        ),
         reference="Fremaux & Gerstner (2016) Neuromodulated STDP, and theory of three-factor learning "
-                  "rules, Front. Neural Circuits 9:85; Legenstein et al. (2010) J. Neurosci. 30:8400",
+        "rules, Front. Neural Circuits 9:85; Legenstein et al. (2010) J. Neurosci. 30:8400",
         notes="Layer-wise combination: hidden blocks learn unsupervised with SoftHebb (two-factor, as the "
-              "'hebbian' rule); only the readout uses the three-factor rule, eligibility (onehot(choice) - "
-              "choice probabilities) x pre, gated by a scalar reward (correct = 1 / wrong = 0) minus a "
-              "running baseline. Readout input is standardised by label-free running statistics.",
+        "'hebbian' rule); only the readout uses the three-factor rule, eligibility (onehot(choice) - "
+        "choice probabilities) x pre, gated by a scalar reward (correct = 1 / wrong = 0) minus a "
+        "running baseline. Readout input is standardised by label-free running statistics.",
     )
 
-    def __init__(self, net, *, lr: float = 0.3, temperature: float = 0.3, readout_lr: float = 0.5,
-                 choice_temperature: float = 1.0, baseline_rate: float = 0.05):
+    def __init__(
+        self,
+        net,
+        *,
+        lr: float = 0.3,
+        temperature: float = 0.3,
+        readout_lr: float = 0.5,
+        choice_temperature: float = 1.0,
+        baseline_rate: float = 0.05,
+    ):
         super().__init__(net)
-        self._check_positive(lr=lr, temperature=temperature, readout_lr=readout_lr,
-                             choice_temperature=choice_temperature)
-        self._check("baseline_rate", baseline_rate,
-                    isinstance(baseline_rate, int | float) and 0 < baseline_rate <= 1, "in (0, 1]")
+        self._check_positive(
+            lr=lr,
+            temperature=temperature,
+            readout_lr=readout_lr,
+            choice_temperature=choice_temperature,
+        )
+        self._check(
+            "baseline_rate",
+            baseline_rate,
+            isinstance(baseline_rate, int | float) and 0 < baseline_rate <= 1,
+            "in (0, 1]",
+        )
         self.lr, self.temperature, self.readout_lr = lr, temperature, readout_lr
         self.choice_temperature, self.baseline_rate = choice_temperature, baseline_rate
         n_feat = net.readout.in_features
@@ -72,8 +94,9 @@ class Hebb3F(Rule):
         stats: dict[str, float] = {}
         for block in self.net.blocks:
             pre = block.prepare(x)
-            stats[f"{block.name}_winner"] = soft_hebb_step(block.op, pre, lr=self.lr,
-                                                           temperature=self.temperature)["winner_share"]
+            stats[f"{block.name}_winner"] = soft_hebb_step(
+                block.op, pre, lr=self.lr, temperature=self.temperature
+            )["winner_share"]
             x = block(pre)
         feats = x.flatten(1)  # (n, features)
         self.n_seen += 1
@@ -86,10 +109,13 @@ class Hebb3F(Rule):
         return h, probs, choice, stats
 
     @torch.no_grad()
-    def reinforce(self, h: torch.Tensor, probs: torch.Tensor, choice: torch.Tensor,
-                  reward: torch.Tensor) -> None:
+    def reinforce(
+        self, h: torch.Tensor, probs: torch.Tensor, choice: torch.Tensor, reward: torch.Tensor
+    ) -> None:
         """Three-factor update of the readout from eligibilities and a scalar reward per example."""
-        post = F.one_hot(choice, probs.shape[1]).to(h.dtype) - probs  # (n, classes) eligibility post term
+        post = (
+            F.one_hot(choice, probs.shape[1]).to(h.dtype) - probs
+        )  # (n, classes) eligibility post term
         mod = (reward - self.reward_baseline) / len(h)  # (n,) the neuromodulator per example
         ro = self.net.readout
         ro.weight.add_(outer(ro, h, post * mod[:, None]), alpha=self.readout_lr)
@@ -98,6 +124,8 @@ class Hebb3F(Rule):
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         h, probs, choice, stats = self.act(x)
-        reward = (choice == y).to(h.dtype)  # the only label-dependent quantity: one scalar per example
+        reward = (choice == y).to(
+            h.dtype
+        )  # the only label-dependent quantity: one scalar per example
         self.reinforce(h, probs, choice, reward)
         return {"reward": float(reward.mean()), **stats}

@@ -24,25 +24,47 @@ from models.rules.base import Rule, RuleCard
 class Hebbian(Rule):
     card = RuleCard(
         family="implicit",
-        addresses=("weight transport", "global feedback pathway", "non-local updates",
-                   "two-phase training", "derivative transport", "signed error transmission",
-                   "labels at every layer"),
+        addresses=(
+            "weight transport",
+            "global feedback pathway",
+            "non-local updates",
+            "two-phase training",
+            "derivative transport",
+            "signed error transmission",
+            "labels at every layer",
+        ),
         reference="Journe, Rodriguez, Guo & Moraitis (2023) Hebbian deep learning without feedback, ICLR",
         notes="SoftHebb: softmax soft-WTA over neurons (over channels at each position in convs) with an "
-              "Oja-like decay and radius-adaptive rate; hidden weights only (biases stay at their init). "
-              "Hidden blocks are unsupervised and layer-local; the forward pass uses the network's own "
-              "activation (ReLU by default, SoftHebb's triangle activation is not used) and pooling. "
-              "The readout alone learns from labels (cross-entropy, Adam, detached features standardised by "
-              "label-free running mean/variance buffers; predict/layers['out'] use the same scaling).",
+        "Oja-like decay and radius-adaptive rate; hidden weights only (biases stay at their init). "
+        "Hidden blocks are unsupervised and layer-local; the forward pass uses the network's own "
+        "activation (ReLU by default, SoftHebb's triangle activation is not used) and pooling. "
+        "The readout alone learns from labels (cross-entropy, Adam, detached features standardised by "
+        "label-free running mean/variance buffers; predict/layers['out'] use the same scaling).",
     )
 
-    def __init__(self, net, *, lr: float = 0.3, temperature: float = 0.3, readout_lr: float = 3e-3,
-                 lr_decay: float = 1.0):
+    def __init__(
+        self,
+        net,
+        *,
+        lr: float = 0.3,
+        temperature: float = 0.3,
+        readout_lr: float = 3e-3,
+        lr_decay: float = 1.0,
+    ):
         super().__init__(net)
         self._check_positive(lr=lr, temperature=temperature, readout_lr=readout_lr)
-        self._check("lr_decay", lr_decay, isinstance(lr_decay, int | float) and 0 < lr_decay <= 1,
-                    "in (0, 1]")
-        self.lr, self.temperature, self.readout_lr, self.lr_decay = lr, temperature, readout_lr, lr_decay
+        self._check(
+            "lr_decay",
+            lr_decay,
+            isinstance(lr_decay, int | float) and 0 < lr_decay <= 1,
+            "in (0, 1]",
+        )
+        self.lr, self.temperature, self.readout_lr, self.lr_decay = (
+            lr,
+            temperature,
+            readout_lr,
+            lr_decay,
+        )
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
         n_feat = net.readout.in_features
         self.register_buffer("feat_mean", torch.zeros(n_feat))  # running feature statistics
@@ -57,8 +79,9 @@ class Hebbian(Rule):
         with torch.no_grad():
             for block in self.net.blocks:
                 pre = block.prepare(x).detach()
-                stats[f"{block.name}_winner"] = soft_hebb_step(block.op, pre, lr=lr,
-                                                               temperature=self.temperature)["winner_share"]
+                stats[f"{block.name}_winner"] = soft_hebb_step(
+                    block.op, pre, lr=lr, temperature=self.temperature
+                )["winner_share"]
                 x = block(pre)
         self._features = x.flatten(1)  # (n, features) after the last block
         return stats

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.registry import register
-from models.rules._local_util import block_out_shapes, decoupled_forward, one_hot
+from models.rules._local_util import LocalLossesStep, block_out_shapes, decoupled_forward, one_hot
 from models.rules.base import Rule, RuleCard
 
 
@@ -67,32 +67,48 @@ class LocalHeads(nn.Module):
 
 
 @register
-class LocalLoss(Rule):
+class LocalLoss(LocalLossesStep, Rule):
     card = RuleCard(
         family="explicit local non-synergistic",
         addresses=("update locking", "global feedback pathway", "non-local updates"),
         reference="Nøkland & Eidnes (2019) Training Neural Networks with Local Error Signals, "
-                  "ICML, PMLR 97:4839",
+        "ICML, PMLR 97:4839",
         notes="predsim: each block minimises (1-beta)*local-classifier CE + beta*similarity "
-              "matching on a detached input; autograd only inside a block and its own heads. "
-              "Conv blocks: classifier on the average-pooled map (<= dim_in_decoder features), "
-              "similarity on a 3x3 conv + spatial std (as published). Needs labels at every "
-              "layer. No batch-norm/dropout (the shared net has none). The local heads use exact "
-              "gradients (the paper's feedback-alignment 'bio' variant is not implemented). Adam.",
+        "matching on a detached input; autograd only inside a block and its own heads. "
+        "Conv blocks: classifier on the average-pooled map (<= dim_in_decoder features), "
+        "similarity on a 3x3 conv + spatial std (as published). Needs labels at every "
+        "layer. No batch-norm/dropout (the shared net has none). The local heads use exact "
+        "gradients (the paper's feedback-alignment 'bio' variant is not implemented). Adam.",
     )
 
-    def __init__(self, net, *, lr: float = 2e-3, beta: float = 0.5, dim_in_decoder: int = 2048,
-                 weight_decay: float = 0.0):
+    def __init__(
+        self,
+        net,
+        *,
+        lr: float = 2e-3,
+        beta: float = 0.5,
+        dim_in_decoder: int = 2048,
+        weight_decay: float = 0.0,
+    ):
         super().__init__(net)
         self._check_positive(lr=lr)
         self._check("beta", beta, isinstance(beta, int | float) and 0 <= beta <= 1, "in [0, 1]")
-        self._check("dim_in_decoder", dim_in_decoder,
-                    isinstance(dim_in_decoder, int) and dim_in_decoder >= 1, "an int >= 1")
+        self._check(
+            "dim_in_decoder",
+            dim_in_decoder,
+            isinstance(dim_in_decoder, int) and dim_in_decoder >= 1,
+            "an int >= 1",
+        )
         self._check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
-        self.lr, self.beta, self.dim_in_decoder, self.weight_decay = (lr, beta, dim_in_decoder,
-                                                                      weight_decay)
-        self.heads = nn.ModuleList(LocalHeads(s, net.n_classes, dim_in_decoder)
-                                   for s in block_out_shapes(net))
+        self.lr, self.beta, self.dim_in_decoder, self.weight_decay = (
+            lr,
+            beta,
+            dim_in_decoder,
+            weight_decay,
+        )
+        self.heads = nn.ModuleList(
+            LocalHeads(s, net.n_classes, dim_in_decoder) for s in block_out_shapes(net)
+        )
         self.optimizer = torch.optim.Adam(self.parameters(), lr=lr, weight_decay=weight_decay)
 
     def local_losses(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
@@ -110,13 +126,3 @@ class LocalLoss(Rule):
         feats = outputs[-1].detach().flatten(1)  # (n, d_last)
         losses.append(F.cross_entropy(self.net.readout(feats), y))
         return losses
-
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        self.optimizer.zero_grad(set_to_none=True)
-        losses = self.local_losses(x, y)
-        # The graphs are disjoint (detached inputs), so one backward = one per block.
-        sum(losses).backward()
-        self.optimizer.step()
-        out = {f"local_{i + 1}": float(v.detach()) for i, v in enumerate(losses[:-1])}
-        out["loss"] = float(losses[-1].detach())
-        return out

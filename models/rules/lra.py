@@ -25,14 +25,21 @@ from models.rules.base import Rule, RuleCard
 class LocalRepresentationAlignment(Rule):
     card = RuleCard(
         family="explicit local synergistic: discrepancy reduction",
-        addresses=("weight transport", "non-local updates", "derivative transport", "update locking"),
+        addresses=(
+            "weight transport",
+            "non-local updates",
+            "derivative transport",
+            "update locking",
+        ),
         reference="Ororbia & Mali (2019) AAAI 33:4651; Ororbia et al. (2023) conv LRA (arXiv:2303.09728)",
-        notes=("LRA-E with fixed random error feedback E (drawn once, never trained). Targets are formed "
-               "in pre-activation space and squashed by the block's activation (max-pool commutes with "
-               "the monotone activations, so conv targets live in the pooled map). Conv feedback maps "
-               "are fixed random convolutions after nearest-neighbour un-pooling; the conv->dense "
-               "feedback is a fixed linear map reshaped to the conv volume. One target pass per "
-               "minibatch (K=1 as in the paper's fast variant); Adam on each local loss."),
+        notes=(
+            "LRA-E with fixed random error feedback E (drawn once, never trained). Targets are formed "
+            "in pre-activation space and squashed by the block's activation (max-pool commutes with "
+            "the monotone activations, so conv targets live in the pooled map). Conv feedback maps "
+            "are fixed random convolutions after nearest-neighbour un-pooling; the conv->dense "
+            "feedback is a fixed linear map reshaped to the conv volume. One target pass per "
+            "minibatch (K=1 as in the paper's fast variant); Adam on each local loss."
+        ),
     )
 
     def __init__(self, net, *, lr: float = 1e-3, beta: float = 0.1, feedback_scale: float = 1.0):
@@ -52,8 +59,9 @@ class LocalRepresentationAlignment(Rule):
         self.optimizer = torch.optim.Adam(net.parameters(), lr=lr)
 
     @torch.no_grad()
-    def targets(self, hs: list[torch.Tensor], us: list[torch.Tensor],
-                e_out: torch.Tensor) -> list[torch.Tensor]:
+    def targets(
+        self, hs: list[torch.Tensor], us: list[torch.Tensor], e_out: torch.Tensor
+    ) -> list[torch.Tensor]:
         """Block targets, top-down: ``t_l = act(u_l - beta * E(e_{l+1}))``, ``e_l = h_l - t_l``."""
         blocks = self.net.blocks
         d = self.feedback_out(e_out).view_as(hs[-1])  # (n, n_classes) -> (n, *shape of h_L)
@@ -61,7 +69,9 @@ class LocalRepresentationAlignment(Rule):
         for i in range(len(blocks) - 1, -1, -1):
             ts[i] = blocks[i].act(us[i] - self.beta * d)
             if i > 0:
-                d = self.feedback[i - 1](hs[i + 1] - ts[i])  # local error e_i -> block i's input shape
+                d = self.feedback[i - 1](
+                    hs[i + 1] - ts[i]
+                )  # local error e_i -> block i's input shape
         return ts
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
@@ -69,7 +79,7 @@ class LocalRepresentationAlignment(Rule):
         hs, us = forward_record(self.net, x)
         logits = self.net.readout(hs[-1].flatten(1))  # (n, ...) -> (n, d) -> (n, n_classes)
         loss = F.cross_entropy(logits, y)
-        e_out = (logits.detach().softmax(1) - F.one_hot(y, logits.shape[1]).to(logits.dtype))
+        e_out = logits.detach().softmax(1) - F.one_hot(y, logits.shape[1]).to(logits.dtype)
         ts = self.targets(hs, us, e_out)
         local = local_block_loss(self.net, hs[:-1], ts)
         (loss + local).backward()

@@ -28,37 +28,61 @@ from models.rules.base import Rule, RuleCard
 class NeuralGenerativeCoding(Rule):
     card = RuleCard(
         family="explicit local synergistic: discrepancy reduction",
-        addresses=("non-local updates", "global feedback pathway", "labels at every layer",
-                   "update locking"),
+        addresses=(
+            "non-local updates",
+            "global feedback pathway",
+            "labels at every layer",
+            "update locking",
+        ),
         reference="Ororbia & Kifer (2022) Nat Commun 13:2064",
-        notes=("Unsupervised generative PC circuit (GNCN-t1-like: error feedback through G^T, so weight "
-               "transport remains) whose generators are linear (dense) or un-pool + same-padding "
-               "convolution (conv) top-down maps; phi = ReLU. The shared net's blocks are the "
-               "amortised encoder, trained locally to predict the settled latents (hybrid PC), so "
-               "layers()/predict() are one feed-forward pass. Labels only train the linear readout "
-               "(detached latents): accuracy is that of a linear probe on unsupervised features."),
+        notes=(
+            "Unsupervised generative PC circuit (GNCN-t1-like: error feedback through G^T, so weight "
+            "transport remains) whose generators are linear (dense) or un-pool + same-padding "
+            "convolution (conv) top-down maps; phi = ReLU. The shared net's blocks are the "
+            "amortised encoder, trained locally to predict the settled latents (hybrid PC), so "
+            "layers()/predict() are one feed-forward pass. Labels only train the linear readout "
+            "(detached latents): accuracy is that of a linear probe on unsupervised features."
+        ),
     )
 
-    def __init__(self, net, *, lr: float = 1e-3, lr_generative: float = 1e-3, lr_readout: float = 5e-2,
-                 n_inference: int = 10, inference_lr: float = 0.1, leak: float = 0.0):
+    def __init__(
+        self,
+        net,
+        *,
+        lr: float = 1e-3,
+        lr_generative: float = 1e-3,
+        lr_readout: float = 5e-2,
+        n_inference: int = 10,
+        inference_lr: float = 0.1,
+        leak: float = 0.0,
+    ):
         super().__init__(net)
-        self._check_positive(lr=lr, lr_generative=lr_generative, lr_readout=lr_readout,
-                             inference_lr=inference_lr)
-        self._check("n_inference", n_inference, isinstance(n_inference, int) and n_inference >= 0,
-                    "an int >= 0")
+        self._check_positive(
+            lr=lr, lr_generative=lr_generative, lr_readout=lr_readout, inference_lr=inference_lr
+        )
+        self._check(
+            "n_inference",
+            n_inference,
+            isinstance(n_inference, int) and n_inference >= 0,
+            "an int >= 0",
+        )
         self._check("leak", leak, isinstance(leak, int | float) and leak >= 0, ">= 0")
         self.lr, self.lr_generative, self.lr_readout = lr, lr_generative, lr_readout
         self.n_inference = n_inference
         self.inference_lr, self.leak = inference_lr, leak
         # generators[l - 1] = G_l: phi(z_l) (block l's output shape) -> prediction of z_{l-1}
         self.generators = backward_maps(net)
-        self.optimizer = torch.optim.Adam([
-            {"params": list(net.blocks.parameters()), "lr": lr},
-            {"params": list(net.readout.parameters()), "lr": lr_readout},
-            {"params": list(self.generators.parameters()), "lr": lr_generative},
-        ])
+        self.optimizer = torch.optim.Adam(
+            [
+                {"params": list(net.blocks.parameters()), "lr": lr},
+                {"params": list(net.readout.parameters()), "lr": lr_readout},
+                {"params": list(self.generators.parameters()), "lr": lr_generative},
+            ]
+        )
 
-    def errors(self, x: torch.Tensor, zs: list[torch.Tensor], detach_rates: bool = False) -> list[torch.Tensor]:
+    def errors(
+        self, x: torch.Tensor, zs: list[torch.Tensor], detach_rates: bool = False
+    ) -> list[torch.Tensor]:
         """``[e_0, .., e_{L-1}]``: each layer's state minus its top-down prediction (z_0 = x)."""
         below = [x] + zs[:-1]
         errs = []
@@ -90,7 +114,9 @@ class NeuralGenerativeCoding(Rule):
         zs = self.infer(x)
         # generators: e_{l-1} x phi(z_l), rates detached (each G_l sees only its own pre/post signals)
         errs = self.errors(x, zs, detach_rates=True)
-        gen = sum(0.5 * e.pow(2).flatten(1).sum(1).mean() for e in errs)  # (n, ...) -> (n, d) -> scalar
+        gen = sum(
+            0.5 * e.pow(2).flatten(1).sum(1).mean() for e in errs
+        )  # (n, ...) -> (n, d) -> scalar
         # encoder blocks: predict the settled latent of their layer from the settled latent below
         enc = local_block_loss(self.net, [x] + zs[:-1], zs)
         # readout: labels, on the detached feed-forward features (what predict() uses)
@@ -99,5 +125,8 @@ class NeuralGenerativeCoding(Rule):
         loss = F.cross_entropy(self.net.readout(feats), y)
         (gen + enc + loss).backward()
         self.optimizer.step()
-        return {"loss": float(loss.detach()), "reconstruction": float(gen.detach()),
-                "amortisation": float(enc.detach())}
+        return {
+            "loss": float(loss.detach()),
+            "reconstruction": float(gen.detach()),
+            "amortisation": float(enc.detach()),
+        }

@@ -30,22 +30,36 @@ class PredictiveCoding(Rule):
         family="explicit local synergistic: discrepancy reduction",
         addresses=("non-local updates", "global feedback pathway", "update locking"),
         reference="Whittington & Bogacz (2017) Neural Computation 29:1229-1262",
-        notes=("Value nodes at pre-activations, forward-pass initialisation, output clamped through a "
-               "cross-entropy ('ce', default) or squared ('mse') output energy, fixed number of "
-               "inference steps; weight updates e_l x r(a_{l-1})^T (Adam on these local gradients). "
-               "Conv layers are the same PC network with convolutional predictions (the update is the "
-               "correlation of the layer's error map with the pre-synaptic rate map); error feedback "
-               "passes r'(a_l) and the pooling routing through W^T, so weight transport and derivative "
-               "transport remain. layers()/predict() use the feed-forward pass (the inference "
-               "initialisation)."),
+        notes=(
+            "Value nodes at pre-activations, forward-pass initialisation, output clamped through a "
+            "cross-entropy ('ce', default) or squared ('mse') output energy, fixed number of "
+            "inference steps; weight updates e_l x r(a_{l-1})^T (Adam on these local gradients). "
+            "Conv layers are the same PC network with convolutional predictions (the update is the "
+            "correlation of the layer's error map with the pre-synaptic rate map); error feedback "
+            "passes r'(a_l) and the pooling routing through W^T, so weight transport and derivative "
+            "transport remain. layers()/predict() use the feed-forward pass (the inference "
+            "initialisation)."
+        ),
     )
 
-    def __init__(self, net, *, lr: float = 1e-3, n_inference: int = 8, inference_lr: float = 0.2,
-                 output_loss: str = "ce", output_weight: float = 1.0):
+    def __init__(
+        self,
+        net,
+        *,
+        lr: float = 1e-3,
+        n_inference: int = 8,
+        inference_lr: float = 0.2,
+        output_loss: str = "ce",
+        output_weight: float = 1.0,
+    ):
         super().__init__(net)
         self._check_positive(lr=lr, inference_lr=inference_lr, output_weight=output_weight)
-        self._check("n_inference", n_inference, isinstance(n_inference, int) and n_inference >= 0,
-                    "an int >= 0")
+        self._check(
+            "n_inference",
+            n_inference,
+            isinstance(n_inference, int) and n_inference >= 0,
+            "an int >= 0",
+        )
         self._check("output_loss", output_loss, output_loss in LOSSES, f"one of {LOSSES}")
         self.lr, self.n_inference, self.inference_lr = lr, n_inference, inference_lr
         self.output_loss, self.output_weight = output_loss, output_weight
@@ -90,17 +104,23 @@ class PredictiveCoding(Rule):
             h = block.pool(block.act(a))
         return values
 
-    def infer(self, x: torch.Tensor, y: torch.Tensor, n_steps: int | None = None) -> list[torch.Tensor]:
+    def infer(
+        self, x: torch.Tensor, y: torch.Tensor, n_steps: int | None = None
+    ) -> list[torch.Tensor]:
         """Relaxed value nodes after ``n_steps`` (default ``n_inference``) gradient steps on F."""
         values = self.init_values(x)
         for _ in range(self.n_inference if n_steps is None else n_steps):
             with torch.enable_grad():
                 values = [a.detach().requires_grad_(True) for a in values]
                 grads = torch.autograd.grad(self.energy(x, values, y), values)
-            values = [(a - self.inference_lr * g).detach() for a, g in zip(values, grads, strict=True)]
+            values = [
+                (a - self.inference_lr * g).detach() for a, g in zip(values, grads, strict=True)
+            ]
         return [a.detach() for a in values]
 
-    def weight_grads(self, x: torch.Tensor, y: torch.Tensor, values: list[torch.Tensor]) -> torch.Tensor:
+    def weight_grads(
+        self, x: torch.Tensor, y: torch.Tensor, values: list[torch.Tensor]
+    ) -> torch.Tensor:
         """Accumulate dF/dW (batch mean) with every pre-synaptic rate detached; returns F / n."""
         loss = self.energy(x, values, y, detach_pre=True) / x.shape[0]
         loss.backward()

@@ -27,43 +27,79 @@ from models.rules.base import Rule, RuleCard
 class RSTDP(Rule):
     card = RuleCard(
         family="implicit",
-        addresses=("weight transport", "global feedback pathway", "non-local updates",
-                   "two-phase training", "derivative transport", "signed error transmission",
-                   "labels at every layer"),
+        addresses=(
+            "weight transport",
+            "global feedback pathway",
+            "non-local updates",
+            "two-phase training",
+            "derivative transport",
+            "signed error transmission",
+            "labels at every layer",
+        ),
         reference="Mozafari et al. (2018) First-spike-based visual categorization using reward-modulated "
-                  "STDP, IEEE TNNLS 29:6178",
+        "STDP, IEEE TNNLS 29:6178",
         notes="Hidden synapses keep the signed init (STDP is additive, then synaptic scaling keeps each neuron's weight norm; Mozafari's positive [0, 1] weights collapsed to one ink detector here); readout synapses are excitatory in [0, 1], init near the target rate; biases are 0 and never plastic. "
-              "LIF neurons (leak, reset to 0) with per-channel homeostatic thresholds, and a non-leaky "
-              "output layer (reset by subtraction); the decision is the output with most spikes (ties: "
-              "residual potential) instead of the first spike, and readout eligibility uses the fraction "
-              "of steps each pre neuron spiked. Lateral inhibition acts on learning only (WTA masks), not "
-              "on the forward dynamics. Family 'implicit' for the STDP layers; the decision layer gets "
-              "a global scalar reward. layers(): spike counts per block; 'out' = output spike score.",
+        "LIF neurons (leak, reset to 0) with per-channel homeostatic thresholds, and a non-leaky "
+        "output layer (reset by subtraction); the decision is the output with most spikes (ties: "
+        "residual potential) instead of the first spike, and readout eligibility uses the fraction "
+        "of steps each pre neuron spiked. Lateral inhibition acts on learning only (WTA masks), not "
+        "on the forward dynamics. Family 'implicit' for the STDP layers; the decision layer gets "
+        "a global scalar reward. layers(): spike counts per block; 'out' = output spike score.",
     )
 
-    def __init__(self, net, *, time_steps: int = 8, leak: float = 0.9, lr: float = 5e-4,
-                 a_minus: float = 1.0, k_winners: int = 8, target_rate: float = 0.1,
-                 homeostasis: float = 0.1, readout_lr: float = 5e-4, init_threshold: float = 1.0):
+    def __init__(
+        self,
+        net,
+        *,
+        time_steps: int = 8,
+        leak: float = 0.9,
+        lr: float = 5e-4,
+        a_minus: float = 1.0,
+        k_winners: int = 8,
+        target_rate: float = 0.1,
+        homeostasis: float = 0.1,
+        readout_lr: float = 5e-4,
+        init_threshold: float = 1.0,
+    ):
         super().__init__(net)
-        self._check("time_steps", time_steps, isinstance(time_steps, int) and time_steps >= 2, "an int >= 2")
+        self._check(
+            "time_steps", time_steps, isinstance(time_steps, int) and time_steps >= 2, "an int >= 2"
+        )
         self._check("leak", leak, isinstance(leak, int | float) and 0 < leak <= 1, "in (0, 1]")
-        self._check("k_winners", k_winners, isinstance(k_winners, int) and k_winners >= 1, "an int >= 1")
-        self._check("target_rate", target_rate, isinstance(target_rate, int | float) and 0 < target_rate < 1,
-                    "in (0, 1)")
-        self._check_positive(lr=lr, a_minus=a_minus, homeostasis=homeostasis, readout_lr=readout_lr,
-                             init_threshold=init_threshold)
+        self._check(
+            "k_winners", k_winners, isinstance(k_winners, int) and k_winners >= 1, "an int >= 1"
+        )
+        self._check(
+            "target_rate",
+            target_rate,
+            isinstance(target_rate, int | float) and 0 < target_rate < 1,
+            "in (0, 1)",
+        )
+        self._check_positive(
+            lr=lr,
+            a_minus=a_minus,
+            homeostasis=homeostasis,
+            readout_lr=readout_lr,
+            init_threshold=init_threshold,
+        )
         self.time_steps, self.leak, self.lr, self.a_minus = time_steps, leak, lr, a_minus
         self.k_winners, self.target_rate, self.homeostasis = k_winners, target_rate, homeostasis
         self.readout_lr, self.init_threshold = readout_lr, init_threshold
         with torch.no_grad():
-            net.readout.weight.normal_(target_rate, 0.02).clamp_(0, 1)  # excitatory, near the pre rate
+            net.readout.weight.normal_(target_rate, 0.02).clamp_(
+                0, 1
+            )  # excitatory, near the pre rate
             for op in [b.op for b in net.blocks] + [net.readout]:
                 op.bias.zero_()
-        for i, b in enumerate(net.blocks):  # hidden synapses keep the signed init; their norm is kept
+        for i, b in enumerate(
+            net.blocks
+        ):  # hidden synapses keep the signed init; their norm is kept
             norm = b.op.weight.flatten(1).norm(dim=1)  # (out,)
             self.register_buffer(f"wnorm{i}", norm.clone())
             self.register_buffer(f"theta{i}", init_threshold * norm.clone())
-        self.register_buffer("theta_out", torch.full((), 0.8 * init_threshold * net.readout.in_features))
+        self.register_buffer(
+            "theta_out", torch.full((), 0.8 * init_threshold * net.readout.in_features)
+        )
         self.register_buffer("hit_rate", torch.full((), 1.0 / net.n_classes))
 
     # --- dynamics ---------------------------------------------------------------------------------
@@ -78,7 +114,9 @@ class RSTDP(Rule):
 
     def _lif(self, current: torch.Tensor, theta: torch.Tensor, subtract: bool = False):
         """Integrate (T, n, c, ...) currents; returns spikes and the final potential."""
-        th = theta.view(-1, *([1] * (current.dim() - 3))) if theta.dim() else theta  # (c, 1, 1) or scalar
+        th = (
+            theta.view(-1, *([1] * (current.dim() - 3))) if theta.dim() else theta
+        )  # (c, 1, 1) or scalar
         v = torch.zeros_like(current[0])
         spikes = torch.empty_like(current)
         leak = 1.0 if subtract else self.leak
@@ -120,14 +158,18 @@ class RSTDP(Rule):
         for block, rec in zip(self.net.blocks, sim["blocks"], strict=True):
             spk = rec["spikes"]
             pooled = block.pool(spk.flatten(0, 1))  # (T*n, c, ...)
-            acts[block.name] = pooled.view(spk.shape[0], spk.shape[1], *pooled.shape[1:]).sum(0)  # counts
+            acts[block.name] = pooled.view(spk.shape[0], spk.shape[1], *pooled.shape[1:]).sum(
+                0
+            )  # counts
         acts["out"] = sim["score"]
         return acts
 
     # --- plasticity -------------------------------------------------------------------------------
     def _winners(self, spk: torch.Tensor, cur: torch.Tensor) -> torch.Tensor:
         """Lateral competition mask (n, c, ...): k-WTA over units, or 1-WTA over channels per position."""
-        score = spk.sum(0) + 1e-3 * torch.tanh(cur.sum(0) / (cur.abs().sum(0).amax() + 1e-8))  # (n, c, ...)
+        score = spk.sum(0) + 1e-3 * torch.tanh(
+            cur.sum(0) / (cur.abs().sum(0).amax() + 1e-8)
+        )  # (n, c, ...)
         if score.dim() == 2:
             k = min(self.k_winners, score.shape[1])
             idx = score.topk(k, dim=1).indices  # (n, k)
@@ -137,39 +179,55 @@ class RSTDP(Rule):
         return mask * (spk.sum(0) > 0)
 
     @torch.no_grad()
-    def stdp(self, op: nn.Module, pre: torch.Tensor, spk: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def stdp(
+        self, op: nn.Module, pre: torch.Tensor, spk: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
         """First-spike STDP dW (like op.weight) from pre spikes (T*n, ...) and post spikes (T, n, ...)."""
         T, n = spk.shape[:2]
         pre_t = pre.view(T, n, *pre.shape[1:])  # (T, n, ...)
         has_fired = pre_t.cummax(0).values.flatten(0, 1)  # (T*n, ...) pre spiked at or before t
         first = spk * (spk.cumsum(0) == 1) * mask  # (T, n, c, ...) first spikes of the winners
         first = first.flatten(0, 1)  # (T*n, c, ...)
-        fires_later = has_fired.view(T, n, *pre.shape[1:])[-1:].expand(T, *[-1] * (pre.dim())).flatten(0, 1) \
-            - has_fired  # (T*n, ...) pre spikes only after t
+        fires_later = (
+            has_fired.view(T, n, *pre.shape[1:])[-1:].expand(T, *[-1] * (pre.dim())).flatten(0, 1)
+            - has_fired
+        )  # (T*n, ...) pre spikes only after t
         # pre at or before the post's first spike: LTP; pre only after it: LTD (one correlation, linear)
-        return outer(op, has_fired - self.a_minus * fires_later, first)  # additive; scaling keeps norms
+        return outer(
+            op, has_fired - self.a_minus * fires_later, first
+        )  # additive; scaling keeps norms
 
     def _homeostasis(self, theta: torch.Tensor, spk: torch.Tensor) -> None:
         rate = spk.mean(dim=[0, 1] + list(range(3, spk.dim())))  # (c,) spikes per neuron per step
         if theta.dim() == 0:
             rate = rate.mean()
-        theta.mul_(torch.exp((self.homeostasis * (rate - self.target_rate) / self.target_rate).clamp(-1, 1)))
+        theta.mul_(
+            torch.exp(
+                (self.homeostasis * (rate - self.target_rate) / self.target_rate).clamp(-1, 1)
+            )
+        )
 
     @torch.no_grad()
     def hidden_step(self, x: torch.Tensor) -> dict:
         """Unsupervised part (no labels): STDP + homeostasis in every block, layer by layer."""
         sim = self.simulate(x)
         for i, (block, rec) in enumerate(zip(self.net.blocks, sim["blocks"], strict=True)):
-            dw = self.stdp(block.op, rec["pre"], rec["spikes"], self._winners(rec["spikes"], rec["current"]))
+            dw = self.stdp(
+                block.op, rec["pre"], rec["spikes"], self._winners(rec["spikes"], rec["current"])
+            )
             w = block.op.weight
             w.add_(dw / (dw.abs().amax() + 1e-30), alpha=self.lr)
-            w.copy_(per_neuron(w, getattr(self, f"wnorm{i}") / w.flatten(1).norm(dim=1)))  # synaptic scaling
+            w.copy_(
+                per_neuron(w, getattr(self, f"wnorm{i}") / w.flatten(1).norm(dim=1))
+            )  # synaptic scaling
             self._homeostasis(getattr(self, f"theta{i}"), rec["spikes"])
         self._homeostasis(self.theta_out, sim["out_spikes"])
         return sim
 
     @torch.no_grad()
-    def readout_eligibility(self, feats: torch.Tensor, choice: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def readout_eligibility(
+        self, feats: torch.Tensor, choice: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Eligibilities of the winner's synapses (n, features): STDP and anti-STDP (Mozafari 2018).
 
         STDP (applied on reward): pre spiking in the window potentiates, silence depresses (soft
@@ -182,8 +240,9 @@ class RSTDP(Rule):
         return stdp, anti
 
     @torch.no_grad()
-    def reward_step(self, choice: torch.Tensor, stdp: torch.Tensor, anti: torch.Tensor,
-                    reward: torch.Tensor) -> None:
+    def reward_step(
+        self, choice: torch.Tensor, stdp: torch.Tensor, anti: torch.Tensor, reward: torch.Tensor
+    ) -> None:
         """Decision layer: the winner row changes by r+ * STDP (reward) or r- * anti-STDP (punishment).
 
         ``reward`` (n,) is +1 / -1; r+ = running miss rate, r- = running hit rate (Mozafari 2018).

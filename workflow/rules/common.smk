@@ -2,13 +2,25 @@
 import json
 import sys
 
-from brain_data.recordings import load_manifest, manifest_path, manifest_paths
+from brain_data.recordings import (
+    enabled_by_default, has_responses, is_time_resolved, load_manifest, manifest_path,
+    manifest_paths,
+)
 from models.rule_config import load_rule_config, resolve_hparams, resolve_training
 
 PY = sys.executable
 SEEDS = [int(s) for s in config["seeds"]]
-RECORDINGS = sorted(manifest_paths()) if config["recordings"] == "all" else list(config["recordings"])
-STIMSET = {r: load_manifest(manifest_path(r))["stimuli"] for r in RECORDINGS}
+MANIFESTS = {r: load_manifest(p) for r, p in manifest_paths().items()}
+# "all": every manifest except those marked enabled_by_default: false or requires_web: true.
+RECORDINGS = (sorted(r for r, m in MANIFESTS.items() if enabled_by_default(m))
+              if config["recordings"] == "all" else list(config["recordings"]))
+MANIFESTS.update({r: load_manifest(manifest_path(r)) for r in RECORDINGS if r not in MANIFESTS})
+STIMSET = {r: MANIFESTS[r]["stimuli"] for r in RECORDINGS}
+# Static RDM recordings go to `compare`; time-resolved (M/EEG) ones to `compare_time`.
+TIMED_RECORDINGS = [r for r in RECORDINGS if is_time_resolved(MANIFESTS[r])]
+STATIC_RECORDINGS = [r for r in RECORDINGS if r not in TIMED_RECORDINGS]
+# Recordings with response patterns (voxels, vertices) also get cross-validated encoding models.
+RESPONSE_RECORDINGS = [r for r in STATIC_RECORDINGS if has_responses(MANIFESTS[r])]
 RUN = "{rule}/{arch}/{trainset}/seed{seed}"
 
 
@@ -43,19 +55,50 @@ def get_train_params(wildcards):
         "seed": int(wildcards.seed),
         "hparams": resolve_hparams(rule_cfg, wildcards.arch, wildcards.trainset),
         "arch_params": config["arch_params"].get(wildcards.arch, {}),
-        "training": resolve_training(config["training"], rule_cfg, wildcards.trainset, wildcards.arch),
+        "training": resolve_training(config["training"], rule_cfg, wildcards.trainset,
+                                     wildcards.arch, config["budget"]),
     }, sort_keys=True)
 
 
 def get_compare_params(wildcards):
     """JSON for pipelines.compare: run keys and the RSA settings."""
     rsa = config["rsa"]
+    rw = rsa.get("reweighted", {"enabled": False})
     return json.dumps({
         "rule": wildcards.rule, "arch": wildcards.arch, "trainset": wildcards.trainset,
         "seed": int(wildcards.seed), "recording": wildcards.recording, "methods": rsa["methods"],
         "n_boot": rsa["n_boot"], "n_splits": rsa["n_splits"], "boot_seed": rsa["seed"],
+        "ci": rsa.get("ci", "subjects"), "n_perm": rsa.get("n_perm", 0),
+        "reweighted": {k: v for k, v in rw.items() if k != "enabled"} if rw.get("enabled") else None,
     }, sort_keys=True)
 
 
 def get_stimset(wildcards):
     return STIMSET[wildcards.recording]
+
+
+def get_timecourse_params(wildcards):
+    """JSON for pipelines.compare_time: run keys, comparators (config `timecourse:`, optional),
+    bootstrap settings (from `rsa:`)."""
+    tc = config.get("timecourse", {})
+    return json.dumps({
+        "rule": wildcards.rule, "arch": wildcards.arch, "trainset": wildcards.trainset,
+        "seed": int(wildcards.seed), "recording": wildcards.recording,
+        "methods": tc.get("methods", ["spearman"]), "n_boot": config["rsa"]["n_boot"],
+        "n_boot_stimuli": tc.get("n_boot_stimuli", 100), "boot_seed": config["rsa"]["seed"],
+    }, sort_keys=True)
+
+
+def get_manifest(wildcards):
+    """The manifest file of a recording (an input of brain_rdms, so editing it re-runs it)."""
+    return str(manifest_path(wildcards.recording))
+
+
+def get_encoding_params(wildcards):
+    """JSON for pipelines.encode: run keys and the ridge settings (config `encoding:`)."""
+    enc = config["encoding"]
+    return json.dumps({
+        "rule": wildcards.rule, "arch": wildcards.arch, "trainset": wildcards.trainset,
+        "seed": int(wildcards.seed), "recording": wildcards.recording,
+        "n_components": enc["n_components"], "n_folds": enc["n_folds"], "cv_seed": config["rsa"]["seed"],
+    }, sort_keys=True)

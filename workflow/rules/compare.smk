@@ -21,8 +21,8 @@ rule compare:
 
 rule aggregate:
     input:
-        scores=run_paths(rules.compare.output.scores, recording=RECORDINGS),
-        subjects=run_paths(rules.compare.output.subjects, recording=RECORDINGS),
+        scores=run_paths(rules.compare.output.scores, recording=STATIC_RECORDINGS),
+        subjects=run_paths(rules.compare.output.subjects, recording=STATIC_RECORDINGS),
         records=run_paths(rules.train.output.record),
     output:
         scores="results/scores.csv",
@@ -30,6 +30,7 @@ rule aggregate:
         pairwise="results/pairwise.csv",
         accuracy=report("results/accuracy.csv", caption="../report/accuracy.rst", category="Training"),
         metrics="results/metrics.json",
+        curves="results/curves.csv",
     log:
         "logs/aggregate/aggregate.log",
     params:
@@ -41,4 +42,5 @@ rule aggregate:
         "{PY} -m pipelines.aggregate --scores {input.scores} --subjects {input.subjects}"
         " --records {input.records} --params {params.spec:q} --out-scores {output.scores}"
         " --out-ranking {output.ranking} --out-pairwise {output.pairwise}"
-        " --out-accuracy {output.accuracy} --out-metrics {output.metrics} --log {log}"
+        " --out-accuracy {output.accuracy} --out-metrics {output.metrics}"
+        " --out-curves {output.curves} --log {log}"

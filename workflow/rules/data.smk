@@ -13,6 +13,8 @@ rule prepare_trainset:
 
 
 rule brain_rdms:
+    input:
+        manifest=get_manifest,
     output:
         rdms="results/brain/{recording}.npz",
         meta="results/brain/{recording}.json",

@@ -7,7 +7,10 @@ rule report:
         ranking=rules.aggregate.output.ranking,
         pairwise=rules.aggregate.output.pairwise,
         accuracy=rules.aggregate.output.accuracy,
-        brain=expand(rules.brain_rdms.output.rdms, recording=RECORDINGS),
+        curves=rules.aggregate.output.curves,
+        brain=expand(rules.brain_rdms.output.rdms, recording=STATIC_RECORDINGS),
+        timecourse=TIMECOURSE_OUTPUTS,
+        encoding=ENCODING_OUTPUTS,
         model_rdms=lambda wc: sorted(set(run_paths(rules.extract.output.rdms,
                                                    stimset=sorted(set(STIMSET.values()))))),
     output:
@@ -18,10 +21,15 @@ rule report:
         "logs/report/report.log",
     params:
         title=config["report"]["title"],
+        config=json.dumps(config, sort_keys=True, default=str),
+        timecourse=lambda wc, input: (f"--timecourse {input.timecourse[0]} --peaks {input.timecourse[1]}"
+                                      if input.timecourse else ""),
+        encoding=lambda wc, input: f"--encoding {input.encoding[0]}" if input.encoding else "",
     message:
         "Writing the HTML report"
     shell:
         "{PY} -m pipelines.report --scores {input.scores} --ranking {input.ranking}"
         " --pairwise {input.pairwise} --accuracy {input.accuracy} --brain {input.brain}"
         " --model-rdms {input.model_rdms} --title {params.title:q} --html {output.html}"
+        " --curves {input.curves} --config-json {params.config:q} {params.timecourse} {params.encoding}"
         " --figures {output.figures} --log {log}"

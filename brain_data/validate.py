@@ -1,0 +1,47 @@
+"""Checks on RDM arrays: stimulus count, finite values, symmetry, zero diagonal."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from brain_data.errors import RecordingError
+
+SYMMETRY_TOL = 1e-5
+
+
+def validate_rdms(
+    rdms: np.ndarray, n_stimuli: int, where: str, names: list[str] | None = None
+) -> np.ndarray:
+    """Check (n_subj, n, n) RDMs: stimulus count, finite, symmetric, zero diagonal.
+
+    ``names`` labels each RDM in messages (default ``subject k``).
+    """
+    label = (lambda k: names[k]) if names is not None else (lambda k: f"subject {k + 1}")
+    if rdms.ndim != 3 or rdms.shape[1] != rdms.shape[2]:
+        raise RecordingError(
+            f"{where}: RDMs must be (subjects, stimuli, stimuli), got {rdms.shape}"
+        )
+    if rdms.shape[1] != n_stimuli:
+        raise RecordingError(
+            f"{where}: RDMs cover {rdms.shape[1]} stimuli, the manifest's stimulus "
+            f"order lists {n_stimuli}"
+        )
+    bad = ~np.isfinite(rdms)
+    if bad.any():
+        s, i, j = np.argwhere(bad)[0]
+        raise RecordingError(
+            f"{where}: {int(bad.sum())} non-finite values (NaN/inf), first at "
+            f"{label(s)}, stimuli ({i + 1}, {j + 1})"
+        )
+    asym = np.abs(rdms - rdms.transpose(0, 2, 1)).max(axis=(1, 2))
+    scale = np.abs(rdms).max(axis=(1, 2)) + 1e-12
+    if (asym > SYMMETRY_TOL * scale).any():
+        s = int(np.argmax(asym / scale))
+        raise RecordingError(
+            f"{where}: RDM of {label(s)} is not symmetric (max |D - D^T| = {asym[s]:.3g})"
+        )
+    diag = np.abs(np.diagonal(rdms, axis1=1, axis2=2)).max(axis=1)
+    if (diag > SYMMETRY_TOL * scale).any():
+        s = int(np.argmax(diag / scale))
+        raise RecordingError(f"{where}: RDM diagonal of {label(s)} is not zero (max {diag[s]:.3g})")
+    return rdms
