@@ -11,6 +11,8 @@ variances, a label-free affine map, so it keeps up with features whose scale is 
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -135,8 +137,9 @@ class SSLRule(Rule):
             weight_decay=weight_decay,
         )
 
+    @abstractmethod
     def view_loss(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """The self-supervised loss between the two views' projections."""
 
     def views(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Two independent random augmentations of the batch (no labels involved)."""
