@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -10,19 +12,20 @@ import numpy as np  # noqa: E402
 from matplotlib.offsetbox import AnnotationBbox, OffsetImage  # noqa: E402
 from sklearn.manifold import MDS  # noqa: E402
 
+# scikit-learn >= 1.8 names the input metric `metric` (and wants `init`); older ones `dissimilarity`
+_PRECOMPUTED = (
+    {"metric": "precomputed", "metric_mds": True, "init": "random"}
+    if "metric_mds" in inspect.signature(MDS).parameters
+    else {"dissimilarity": "precomputed", "normalized_stress": "auto"}
+)
+
 
 def mds_embedding(rdm: np.ndarray, seed: int = 0) -> np.ndarray:
     """(n, 2) metric-MDS coordinates of a symmetric (n, n) dissimilarity matrix (fixed seed)."""
     rdm = np.asarray(rdm, dtype=float)
     if rdm.ndim != 2 or rdm.shape[0] != rdm.shape[1]:
         raise ValueError(f"an RDM must be square, got shape {rdm.shape}")
-    mds = MDS(
-        n_components=2,
-        dissimilarity="precomputed",
-        random_state=seed,
-        n_init=4,
-        normalized_stress="auto",
-    )
+    mds = MDS(n_components=2, random_state=seed, n_init=4, **_PRECOMPUTED)
     return mds.fit_transform((rdm + rdm.T) / 2)
 
 
