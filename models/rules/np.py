@@ -55,35 +55,6 @@ class NodePerturbation(PerturbationRule):
         ),
     )
 
-    def __init__(
-        self,
-        net,
-        *,
-        lr: float = 1e-3,
-        sigma: float = 0.01,
-        n_samples: int = 4,
-        antithetic: bool = True,
-        weight_decay: float = 0.0,
-        grad_clip: float = 0.0,
-        dim_scaling: float = 0.0,
-        readout_lr: float | None = None,
-        conv_lr: float | None = None,
-        conv_every: int = 1,
-    ):
-        super().__init__(
-            net,
-            lr=lr,
-            sigma=sigma,
-            n_samples=n_samples,
-            antithetic=antithetic,
-            weight_decay=weight_decay,
-            grad_clip=grad_clip,
-            dim_scaling=dim_scaling,
-            readout_lr=readout_lr,
-            conv_lr=conv_lr,
-            conv_every=conv_every,
-        )
-
     def perturbed_dims(self) -> list[int]:
         with torch.no_grad():
             w = self.net.readout.weight

@@ -28,8 +28,16 @@ def _tiny():
     net = arch_lib.mlp((1, 4, 4), 5, hidden=(12, 10), activation="relu").double()
     for p in net.parameters():
         p.data.mul_(2.0)
-    rule = registry.create("chl", net, lr=LR, feedback_gain=GAIN, t_relax=STEPS, t_eval=STEPS,
-                           optimizer="sgd", momentum=0.0)
+    rule = registry.create(
+        "chl",
+        net,
+        lr=LR,
+        feedback_gain=GAIN,
+        t_relax=STEPS,
+        t_eval=STEPS,
+        optimizer="sgd",
+        momentum=0.0,
+    )
     g = torch.Generator().manual_seed(1)
     x = torch.randn(7, 1, 4, 4, generator=g, dtype=torch.float64)
     return rule, x, torch.tensor([0, 1, 2, 3, 4, 0, 1])
@@ -93,6 +101,7 @@ def test_cnn_update_is_local_to_each_layer():
     """On a conv net, a layer's update depends only on its own and its input's states: changing a
     state elsewhere (beyond the layer's pre/post pair) leaves the layer's contrast unchanged."""
     from models.rules import _ep_energy as ep
+
     torch.manual_seed(0)
     net = arch_lib.cnn((1, 8, 8), 5, channels=(3, 4), hidden=6).double()
     rule = registry.create("chl", net, feedback_gain=GAIN, t_relax=3)

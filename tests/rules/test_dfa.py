@@ -37,7 +37,7 @@ def test_no_gradient_crosses_a_block_boundary():
         rule = build_rule("dfa", arch, SHAPE, 10, seed=0)
         seen = []
         hooks = [
-            m.register_forward_pre_hook(lambda m, inp: seen.append(inp[0].requires_grad))
+            m.register_forward_pre_hook(lambda m, inp, seen=seen: seen.append(inp[0].requires_grad))
             for m in (*rule.net.blocks, rule.net.readout)
         ]
         rule.train_step(x, y)

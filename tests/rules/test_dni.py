@@ -83,7 +83,9 @@ def test_zero_synthetic_gradient_means_no_block_update(arch, mnist_small):
         if name.startswith("net.readout"):
             assert changed
     last = len(rule.net.blocks) - 1  # the last SG module sees the true gradient at once
-    assert any(not torch.equal(before[n], after[n]) for n in before if n.startswith(f"synth.{last}."))
+    assert any(
+        not torch.equal(before[n], after[n]) for n in before if n.startswith(f"synth.{last}.")
+    )
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
@@ -113,8 +115,10 @@ def test_block_update_is_the_synthetic_gradient_step(mnist_small):
     g = rule.synth[0](h.detach(), y).detach()
     expected = torch.autograd.grad((h * g).sum() / len(x), list(block.parameters()))
     seen = {}
-    hooks = [p.register_hook(lambda grad, i=i: seen.__setitem__(i, grad.clone()))
-             for i, p in enumerate(block.parameters())]
+    hooks = [
+        p.register_hook(lambda grad, i=i: seen.__setitem__(i, grad.clone()))
+        for i, p in enumerate(block.parameters())
+    ]
     rule.train_step(x, y)
     for hk in hooks:
         hk.remove()

@@ -56,8 +56,12 @@ def test_dtp_grads_are_block_local_with_difference_targets(arch):
         loss = 0.5 * (block(hs[i]) - ts[i]).pow(2).flatten(1).sum(1).mean()
         expected = torch.autograd.grad(loss, list(block.parameters()))
         for e, p in zip(expected, rblock.parameters(), strict=True):
-            assert torch.allclose(p.grad, e, rtol=1e-4, atol=1e-7), f"{arch}: block {i} is not local"
-    ro = torch.autograd.grad(F.cross_entropy(net.readout(hs[-1].flatten(1)), y), list(net.readout.parameters()))
+            assert torch.allclose(p.grad, e, rtol=1e-4, atol=1e-7), (
+                f"{arch}: block {i} is not local"
+            )
+    ro = torch.autograd.grad(
+        F.cross_entropy(net.readout(hs[-1].flatten(1)), y), list(net.readout.parameters())
+    )
     for e, p in zip(ro, rule.net.readout.parameters(), strict=True):
         assert torch.allclose(p.grad, e, rtol=1e-4, atol=1e-7)
     # the inverses learn (from their reconstruction loss)
@@ -83,5 +87,5 @@ def test_dtp_learns_a_better_inverse(mnist_small):
     first = rule.train_step(x[:64], y[:64])["reconstruction"]
     for _ in range(3):
         for i in range(0, 512, 64):
-            last = rule.train_step(x[i:i + 64], y[i:i + 64])["reconstruction"]
+            last = rule.train_step(x[i : i + 64], y[i : i + 64])["reconstruction"]
     assert last < first

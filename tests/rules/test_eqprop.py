@@ -68,8 +68,11 @@ def _bptt_energy(rule, x, y, steps=150):
 
 
 def _cos(a, b):
-    return float(F.cosine_similarity(torch.cat([t.flatten() for t in a]),
-                                     torch.cat([t.flatten() for t in b]), 0))
+    return float(
+        F.cosine_similarity(
+            torch.cat([t.flatten() for t in a]), torch.cat([t.flatten() for t in b]), 0
+        )
+    )
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
@@ -88,7 +91,8 @@ def test_ep_estimate_matches_bptt_gradient_as_beta_vanishes(arch):
             for e, r in zip(est, ref, strict=True):
                 assert F.cosine_similarity(e.flatten(), r.flatten(), 0) > 0.99
             assert torch.cat([e.flatten() for e in est]).norm() == pytest.approx(
-                float(torch.cat([r.flatten() for r in ref]).norm()), rel=0.05)
+                float(torch.cat([r.flatten() for r in ref]).norm()), rel=0.05
+            )
     assert cosines[1e-3] > 0.999, cosines
     assert cosines[1e-3] >= cosines[0.5] - 1e-6, cosines
 

@@ -58,7 +58,7 @@ def test_fa_gradient_differs_from_backprop_and_uses_feedback():
     F.cross_entropy(ref(x), y).backward()
     g, r = _grads(rule.net), _grads(ref)
     assert torch.allclose(g[-2], r[-2], atol=1e-6)  # readout weight: local error x input
-    for a, b in zip(g[:-2], r[:-2]):
+    for a, b in zip(g[:-2], r[:-2], strict=True):
         assert abs(float(F.cosine_similarity(a.flatten(), b.flatten(), 0))) < 0.5
     # The error reaching fc2's output is e @ B_out, not e @ W_out: check with a hook.
     seen = {}

@@ -29,12 +29,15 @@ def test_labels_act_only_through_the_scalar_reward(mnist_small):
         # labels that make every example correct: different rewards
         y_flip = choice.clone()
         a, b, c = _step(arch, x, y), _step(arch, x, y_same), _step(arch, x, y_flip)
-        for (name, pa), pb, pc in zip(a.state_dict().items(), b.state_dict().values(),
-                                      c.state_dict().values(), strict=True):
+        for (name, pa), pb, pc in zip(
+            a.state_dict().items(), b.state_dict().values(), c.state_dict().values(), strict=True
+        ):
             assert torch.equal(pa, pb), f"{name} depends on the labels beyond the reward"
             if name.startswith("net.blocks"):
                 assert torch.equal(pa, pc), f"hidden {name} depends on the reward/labels"
-        assert not torch.equal(a.net.readout.weight, c.net.readout.weight), "the reward has no effect"
+        assert not torch.equal(a.net.readout.weight, c.net.readout.weight), (
+            "the reward has no effect"
+        )
         assert all(p.grad is None for p in a.parameters()), "a gradient reached a synapse"
 
 

@@ -24,7 +24,9 @@ def test_hidden_updates_ignore_labels_and_receive_no_gradient(mnist_small):
         for wa, wb, w0 in zip(_hidden(a), _hidden(b), before, strict=True):
             assert torch.equal(wa, wb), "a hidden update depends on the labels"
             assert not torch.equal(wa, w0), "hidden blocks did not learn"
-        assert not torch.equal(a.net.readout.weight, b.net.readout.weight), "the readout ignores labels"
+        assert not torch.equal(a.net.readout.weight, b.net.readout.weight), (
+            "the readout ignores labels"
+        )
         assert all(blk.op.weight.grad is None and blk.op.bias.grad is None for blk in a.net.blocks)
 
 
@@ -46,6 +48,7 @@ def test_soft_hebb_matches_the_local_formula():
 def test_conv_hebbian_term_is_the_patch_correlation():
     torch.manual_seed(0)
     from models.rules._hebb_local import outer
+
     op = torch.nn.Conv2d(2, 3, 3, padding=1)
     x, post = torch.randn(2, 2, 5, 5), torch.rand(2, 3, 5, 5)
     patches = torch.nn.functional.unfold(x, 3, padding=1)  # (n, 2*3*3, 25)

@@ -35,8 +35,11 @@ def _update_of_block_after_perturbing_above(rule_id, arch, k, x, y, **hp):
     torch.manual_seed(123)
     with torch.no_grad():
         for name, p in b.named_parameters():
-            above = any(name.startswith(f"{pre}.{j}.") for j in range(k + 1, len(b.net.blocks))
-                        for pre in ("net.blocks", "heads"))
+            above = any(
+                name.startswith(f"{pre}.{j}.")
+                for j in range(k + 1, len(b.net.blocks))
+                for pre in ("net.blocks", "heads")
+            )
             if above or name.startswith("net.readout"):
                 p.normal_(0, 0.1)
     torch.manual_seed(0)

@@ -55,7 +55,9 @@ def test_lra_grads_are_local_and_follow_feedback_targets(arch):
         loss = 0.5 * (block(hs[i]) - ts[i]).pow(2).flatten(1).sum(1).mean()
         expected = torch.autograd.grad(loss, list(block.parameters()))
         for g, p in zip(expected, rblock.parameters(), strict=True):
-            assert torch.allclose(p.grad, g, rtol=1e-4, atol=1e-8), f"{arch}: block {i} is not local"
+            assert torch.allclose(p.grad, g, rtol=1e-4, atol=1e-8), (
+                f"{arch}: block {i} is not local"
+            )
     w_out = rule.net.readout.weight.grad
     assert torch.allclose(w_out, e.T @ hs[-1].flatten(1) / len(x), atol=1e-6)  # e_out x h_L^T
 
@@ -67,16 +69,23 @@ def test_lra_feedback_is_fixed_and_not_the_transpose(mnist_small):
         fb = {k: v.clone() for k, v in rule.state_dict().items() if k.startswith("feedback")}
         w0 = [b.op.weight.detach().clone() for b in rule.net.blocks]
         for i in range(0, 128, 64):
-            rule.train_step(x[i:i + 64], y[i:i + 64])
+            rule.train_step(x[i : i + 64], y[i : i + 64])
         state = rule.state_dict()
-        assert fb and all(torch.equal(state[k], v) for k, v in fb.items()), f"{arch}: feedback changed"
-        assert not any(p.requires_grad for n, p in rule.named_parameters() if n.startswith("feedback"))
+        assert fb and all(torch.equal(state[k], v) for k, v in fb.items()), (
+            f"{arch}: feedback changed"
+        )
+        assert not any(
+            p.requires_grad for n, p in rule.named_parameters() if n.startswith("feedback")
+        )
         for b, w in zip(rule.net.blocks, w0, strict=True):
             assert not torch.equal(b.op.weight.detach(), w), f"{arch}: a block did not learn"
         # feedback of the readout and of every dense block is not (a multiple of) W^T
         pairs = [(rule.feedback_out.weight, rule.net.readout.weight.T)]
-        pairs += [(m.map.weight, b.op.weight.T) for m, b in zip(rule.feedback, rule.net.blocks[1:], strict=True)
-                  if m.kind == "dense"]
+        pairs += [
+            (m.map.weight, b.op.weight.T)
+            for m, b in zip(rule.feedback, rule.net.blocks[1:], strict=True)
+            if m.kind == "dense"
+        ]
         for e, wt in pairs:
             cos = F.cosine_similarity(e.flatten(), wt.detach().flatten(), 0)
             assert abs(float(cos)) < 0.3, f"{arch}: feedback aligned with W^T"

@@ -17,7 +17,9 @@ def _batch(n=16, seed=0):
 
 
 def _rule(arch):
-    return build_rule("ngc", arch, SHAPE, 10, arch_params=SMALL[arch], hparams={"n_inference": 4}, seed=0)
+    return build_rule(
+        "ngc", arch, SHAPE, 10, arch_params=SMALL[arch], hparams={"n_inference": 4}, seed=0
+    )
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
@@ -45,16 +47,22 @@ def test_ngc_updates_are_local(arch):
                 # (n, c, H/2, W/2) -> (n, c, H, W): the un-pooled rate the generator's conv sees
                 rate = F.interpolate(rate, size=gen.pre_pool_shape[1:], mode="nearest")
                 err = below[i] - gen(zs[i].relu())  # post-synaptic: the error of the layer below
-                dw = torch.nn.grad.conv2d_weight(rate, gen.map.weight.shape, err, padding=gen.map.padding)
+                dw = torch.nn.grad.conv2d_weight(
+                    rate, gen.map.weight.shape, err, padding=gen.map.padding
+                )
             else:
                 err = (below[i] - gen(rate)).flatten(1)  # (n, ...) -> (n, d_below)
                 dw = err.T @ rate.flatten(1)  # (d_below, n) @ (n, d_layer)
-            assert torch.allclose(rgen.map.weight.grad, -dw / n, rtol=1e-4, atol=1e-7), f"{arch}: G_{i + 1}"
+            assert torch.allclose(rgen.map.weight.grad, -dw / n, rtol=1e-4, atol=1e-7), (
+                f"{arch}: G_{i + 1}"
+            )
     for i, (block, rblock) in enumerate(zip(twin.net.blocks, rule.net.blocks, strict=True)):
         loss = 0.5 * (block(below[i]) - zs[i]).pow(2).flatten(1).sum(1).mean()
         expected = torch.autograd.grad(loss, list(block.parameters()))
         for g, p in zip(expected, rblock.parameters(), strict=True):
-            assert torch.allclose(p.grad, g, rtol=1e-4, atol=1e-7), f"{arch}: block {i} is not local"
+            assert torch.allclose(p.grad, g, rtol=1e-4, atol=1e-7), (
+                f"{arch}: block {i} is not local"
+            )
 
 
 def test_ngc_labels_reach_only_the_readout():

@@ -35,17 +35,25 @@ def test_pc_updates_are_error_times_presynaptic_rate(arch):
             inp = block.prepare(pre)  # pre-synaptic rate as the op sees it
             err = values[i] - block.op(inp)  # post-synaptic error e_l = a_l - mu_l
             if isinstance(block.op, nn.Conv2d):
-                dw = torch.nn.grad.conv2d_weight(inp, block.op.weight.shape, err, padding=block.op.padding)
+                dw = torch.nn.grad.conv2d_weight(
+                    inp, block.op.weight.shape, err, padding=block.op.padding
+                )
                 db = err.sum((0, 2, 3))
             else:
                 dw, db = err.T @ inp, err.sum(0)  # (out, n) @ (n, in)
-            assert torch.allclose(rblock.op.weight.grad, -dw / n, rtol=1e-4, atol=1e-7), f"{arch}: W_{i + 1}"
-            assert torch.allclose(rblock.op.bias.grad, -db / n, rtol=1e-4, atol=1e-7), f"{arch}: b_{i + 1}"
+            assert torch.allclose(rblock.op.weight.grad, -dw / n, rtol=1e-4, atol=1e-7), (
+                f"{arch}: W_{i + 1}"
+            )
+            assert torch.allclose(rblock.op.bias.grad, -db / n, rtol=1e-4, atol=1e-7), (
+                f"{arch}: b_{i + 1}"
+            )
             assert err.abs().sum() > 0, f"{arch}: layer {i + 1} got no error after inference"
             pre = block.pool(block.act(values[i]))
         r_top = pre.flatten(1)  # (n, d)
         e_out = F.one_hot(y, 10).float() - net.readout(r_top).softmax(1)  # clamped output's error
-        assert torch.allclose(rule.net.readout.weight.grad, -e_out.T @ r_top / n, rtol=1e-4, atol=1e-7)
+        assert torch.allclose(
+            rule.net.readout.weight.grad, -e_out.T @ r_top / n, rtol=1e-4, atol=1e-7
+        )
 
 
 def test_pc_without_inference_only_trains_the_readout():
@@ -67,8 +75,9 @@ def test_pc_approximates_backprop_with_weak_output_clamping(output_loss):
     ref = arch_lib.mlp(shape, 10, hidden=(24, 16), activation="tanh")
     ref.load_state_dict(net.state_dict())
     w = 1e-3
-    rule = registry.create("pc", net, n_inference=150, inference_lr=0.3, output_loss=output_loss,
-                           output_weight=w)
+    rule = registry.create(
+        "pc", net, n_inference=150, inference_lr=0.3, output_loss=output_loss, output_weight=w
+    )
     rule.optimizer.zero_grad()
     rule.weight_grads(x, y, rule.infer(x, y))
     out = ref(x)

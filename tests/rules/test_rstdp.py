@@ -54,7 +54,9 @@ def test_decision_layer_is_gated_by_a_scalar_reward(mnist_small):
         r = _rule()
         r.reward_step(choice, stdp, anti, torch.full((16,), sign))
         changed = (r.net.readout.weight != w0).any(1)
-        assert set(torch.nonzero(changed).flatten().tolist()) <= set(choice.tolist()), "non-winner changed"
+        assert set(torch.nonzero(changed).flatten().tolist()) <= set(choice.tolist()), (
+            "non-winner changed"
+        )
     reward_w = _rule()
     reward_w.reward_step(choice, stdp, anti, torch.ones(16))
     punish_w = _rule()

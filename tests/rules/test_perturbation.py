@@ -1,12 +1,12 @@
-"""np: a perturbation rule learns from forward passes only, and its estimate is the gradient."""
+"""np and wp: a perturbation rule learns from forward passes only, and its estimate is the gradient."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from models.rules._fb_perturb import clean_pass, ops
 from models.training import build_rule
 
-RULE = "np"
 SHAPE = (1, 28, 28)
 
 
@@ -15,20 +15,25 @@ def _batch(n=16, seed=0, shape=SHAPE):
     return torch.randn(n, *shape, generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
+@pytest.fixture(params=["np", "wp"])
+def rule_id(request):
+    return request.param
+
+
 def _forbid(*args, **kwargs):
     raise AssertionError("a perturbation rule called autograd")
 
 
-def test_never_calls_backward(monkeypatch):
+def test_never_calls_backward(rule_id, monkeypatch):
     """train_step runs with backward disabled, builds no graph (so no autograd.grad either), and learns."""
     monkeypatch.setattr(torch.Tensor, "backward", _forbid)
     monkeypatch.setattr(torch.autograd, "backward", _forbid)
     x, y = _batch(32)
     for arch in ("mlp", "cnn"):
-        rule = build_rule(RULE, arch, SHAPE, 10, seed=0)
+        rule = build_rule(rule_id, arch, SHAPE, 10, seed=0)
         graph = []
         hooks = [
-            b.register_forward_hook(lambda m, i, o: graph.append(o.requires_grad))
+            b.register_forward_hook(lambda m, i, o, graph=graph: graph.append(o.requires_grad))
             for b in (*rule.net.blocks, rule.net.readout)
         ]
         before = [p.detach().clone() for p in rule.net.parameters()]
@@ -40,7 +45,7 @@ def test_never_calls_backward(monkeypatch):
             assert not torch.equal(p.detach(), q), f"{arch}: a parameter did not change"
 
 
-def test_estimate_points_along_the_true_gradient():
+def test_estimate_points_along_the_true_gradient(rule_id):
     """With many perturbations the estimate of every layer aligns with autograd's gradient
     (the reference is computed here, outside the rule)."""
     torch.manual_seed(0)
@@ -49,7 +54,7 @@ def test_estimate_points_along_the_true_gradient():
         ("cnn", {"channels": (3,), "hidden": 8}, (1, 6, 6)),
     ):
         rule = build_rule(
-            RULE,
+            rule_id,
             arch,
             shape,
             10,
@@ -69,10 +74,10 @@ def test_estimate_points_along_the_true_gradient():
             assert 0.5 < float(est.norm() / true.norm()) < 2.0, f"{arch} layer {layer}: wrong scale"
 
 
-def test_conv_every_zero_leaves_conv_layers_unprobed():
+def test_conv_every_zero_leaves_conv_layers_unprobed(rule_id):
     """conv_every=0 (the CNN config): conv weights stay at init, dense layers and readout learn."""
     x, y = _batch(16)
-    rule = build_rule(RULE, "cnn", SHAPE, 10, hparams={"conv_every": 0, "n_samples": 2}, seed=0)
+    rule = build_rule(rule_id, "cnn", SHAPE, 10, hparams={"conv_every": 0, "n_samples": 2}, seed=0)
     before = {n: p.detach().clone() for n, p in rule.net.named_parameters()}
     rule.train_step(x, y)
     for n, p in rule.net.named_parameters():
