@@ -1,20 +1,27 @@
 """Test accuracy of every learning rule x architecture x training set, beside published numbers.
 
-    python benchmarks/accuracy.py                       # every registered rule, default-grid budgets
-    python benchmarks/accuracy.py --rules bp fa --epochs 20 --n-train 0   # all images, 20 epochs
-    python benchmarks/accuracy.py --budget full          # config/full.yaml's budget (GPU)
+    python -m benchmarks.accuracy                       # every registered rule, default-grid budgets
+    python -m benchmarks.accuracy --rules bp fa --epochs 20 --n-train 0   # all images, 20 epochs
+    python -m benchmarks.accuracy --budget full          # config/full.yaml's budget (GPU)
+    python -m benchmarks.accuracy --budget full --rules eqprop --archs cnn --trainsets cifar10 \
+        --batch-size 128 --set lr=0.0005 --max-minutes 20 --csv results.csv
 
 Budgets come from config/config.yaml (or config/full.yaml with --budget full) and
-config/rules/<id>.yaml, as in `make run`, unless overridden.
-Runs on CUDA when present. Prints a markdown table.
+config/rules/<id>.yaml, as in `make run`, unless overridden. ``--max-minutes`` stops a run after
+the last epoch that fits in its wall-clock cap (the row then shows the epochs actually trained).
+``--data-dir`` reads ``<dir>/<trainset>.npz`` written by ``python -m pipelines.prepare`` instead of
+decoding the archives again. Runs on CUDA when present. Prints a markdown table (and appends CSV rows).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import logging
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 
@@ -24,6 +31,120 @@ from models.rule_config import load_rule_config, resolve_hparams, resolve_traini
 from models.training import build_rule, train
 
 ROOT = Path(__file__).resolve().parent.parent
+COLUMNS = [
+    "rule", "arch", "trainset", "epochs", "n_train", "batch_size", "overrides",
+    "test_acc", "best_test_acc", "reference", "source", "time_s", "device",
+]  # fmt: skip
+
+
+class _OutOfTime(Exception):
+    def __init__(self, curves: dict):
+        self.curves = curves
+
+
+def _parse_set(items: list[str]) -> dict:
+    """``key=value`` pairs with YAML-typed values."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set expects key=value, got {item!r}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def _load(trainset: str, data_dir: Path | None) -> dict[str, np.ndarray]:
+    if data_dir is not None and (data_dir / f"{trainset}.npz").is_file():
+        with np.load(data_dir / f"{trainset}.npz") as npz:
+            return dict(npz)
+    return load_trainset(trainset)
+
+
+def run_one(
+    rule_id: str,
+    arch: str,
+    trainset: str,
+    data: dict[str, np.ndarray],
+    config: dict,
+    args: argparse.Namespace,
+    device: str,
+) -> dict:
+    """Train one rule x arch x trainset; the result row (accuracies in %)."""
+    cfg = load_rule_config(rule_id)
+    budget = resolve_training(config["training"], cfg, trainset, arch, args.budget)
+    for key in ("epochs", "batch_size"):
+        if getattr(args, key) is not None:
+            budget[key] = getattr(args, key)
+    if args.n_train is not None:
+        budget["n_train"] = args.n_train or None
+    d = as_tensors(
+        data,
+        trainset,
+        n_train=budget.get("n_train"),
+        n_test=budget.get("n_test"),
+        seed=args.seed,
+        device=device,
+    )
+    hparams = {**resolve_hparams(cfg, arch, trainset, args.budget), **_parse_set(args.set)}
+    arch_params = {**config["arch_params"].get(arch, {}), **_parse_set(args.arch_set)}
+    rule = build_rule(
+        rule_id,
+        arch,
+        d["x_train"].shape[1:],
+        trainset_info(trainset)["n_classes"],
+        arch_params=arch_params,
+        hparams=hparams,
+        seed=args.seed,
+    ).to(device)
+    start = time.perf_counter()
+    cap = None if args.max_minutes is None else args.max_minutes * 60
+
+    last = [start]
+
+    def on_epoch(state: dict) -> None:
+        acc, now = state["curves"]["test_accuracy"][-1], time.perf_counter()
+        print(
+            f"# {rule_id} {arch} {trainset} epoch {state['epoch']}: {100 * acc:.2f} % "
+            f"({now - start:.0f} s)",
+            flush=True,
+        )
+        # stop when another epoch as long as the last one would pass the cap
+        if cap is not None and 2 * now - last[0] - start > cap:
+            raise _OutOfTime({k: list(v) for k, v in state["curves"].items()})
+        last[0] = now
+
+    try:
+        curves = train(
+            rule,
+            d["x_train"],
+            d["y_train"],
+            d["x_test"],
+            d["y_test"],
+            epochs=int(budget["epochs"]),
+            batch_size=int(budget["batch_size"]),
+            seed=args.seed,
+            log_every=args.log_every,
+            on_epoch=on_epoch,
+        ).curves
+    except _OutOfTime as stop:
+        curves = stop.curves
+    accs = curves["test_accuracy"] or [float("nan")]
+    ref, src = args.refs.get(rule_id, {}).get(f"{arch}/{trainset}") or ["", ""]
+    return {
+        "rule": rule_id,
+        "arch": arch,
+        "trainset": trainset,
+        "epochs": len(curves["test_accuracy"]),
+        "n_train": len(d["y_train"]),
+        "batch_size": int(budget["batch_size"]),
+        "overrides": " ".join(args.set + args.arch_set),
+        "test_acc": round(100 * accs[-1], 2),
+        "best_test_acc": round(100 * max(accs), 2),
+        "reference": ref,
+        "source": src,
+        "time_s": round(time.perf_counter() - start),
+        "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+    }
 
 
 def main() -> None:
@@ -34,71 +155,52 @@ def main() -> None:
     ap.add_argument("--archs", nargs="+", default=["mlp", "cnn"])
     ap.add_argument("--trainsets", nargs="+", default=["mnist", "cifar10"])
     ap.add_argument("--epochs", type=int, default=None, help="override every rule's epochs")
+    ap.add_argument("--batch-size", type=int, default=None, help="override every rule's batch size")
     ap.add_argument(
         "--n-train", type=int, default=None, help="override the training subset (0 = all)"
     )
+    ap.add_argument("--set", nargs="*", default=[], help="hyper-parameter overrides key=value")
+    ap.add_argument(
+        "--arch-set",
+        nargs="*",
+        default=[],
+        help="architecture overrides, e.g. hidden=[1024,512,256]",
+    )
     ap.add_argument("--budget", choices=["grid", "full"], default="grid")
+    ap.add_argument("--max-minutes", type=float, default=None, help="wall-clock cap per run")
+    ap.add_argument("--data-dir", type=Path, default=None, help="prepared <trainset>.npz files")
+    ap.add_argument("--csv", type=Path, default=None, help="append one row per run")
+    ap.add_argument("--log-every", type=int, default=0, help="log progress every N batches")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.log_every:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     if args.budget == "full":
         config.update(yaml.safe_load((ROOT / "config" / "full.yaml").read_text()))
-    refs = yaml.safe_load((ROOT / "benchmarks" / "references.yaml").read_text())
+    args.refs = yaml.safe_load((ROOT / "benchmarks" / "references.yaml").read_text())
     rules = args.rules or registry.available()
+    unknown = sorted(set(rules) - set(registry.available()))
+    if unknown:
+        raise SystemExit(f"unknown rule(s) {unknown}; known: {registry.available()}")
     print(f"device: {device}\n")
-    print(
-        "| rule | arch | trainset | epochs | n_train | test acc % | reference % | source | time s |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS), flush=True)
     for trainset in args.trainsets:
-        data = load_trainset(trainset)
-        info = trainset_info(trainset)
+        data = _load(trainset, args.data_dir)
         for rule_id in rules:
-            cfg = load_rule_config(rule_id)
             for arch in args.archs:
-                budget = resolve_training(config["training"], cfg, trainset, arch, args.budget)
-                if args.epochs is not None:
-                    budget["epochs"] = args.epochs
-                if args.n_train is not None:
-                    budget["n_train"] = args.n_train or None
-                d = as_tensors(
-                    data,
-                    trainset,
-                    n_train=budget.get("n_train"),
-                    n_test=budget.get("n_test"),
-                    seed=args.seed,
-                    device=device,
-                )
-                rule = build_rule(
-                    rule_id,
-                    arch,
-                    d["x_train"].shape[1:],
-                    info["n_classes"],
-                    arch_params=config["arch_params"].get(arch, {}),
-                    hparams=resolve_hparams(cfg, arch, trainset),
-                    seed=args.seed,
-                ).to(device)
-                start = time.perf_counter()
-                res = train(
-                    rule,
-                    d["x_train"],
-                    d["y_train"],
-                    d["x_test"],
-                    d["y_test"],
-                    epochs=int(budget["epochs"]),
-                    batch_size=int(budget["batch_size"]),
-                    seed=args.seed,
-                    log_every=0,
-                )
-                ref, src = refs.get(rule_id, {}).get(f"{arch}/{trainset}") or ["", ""]
-                print(
-                    f"| {rule_id} | {arch} | {trainset} | {budget['epochs']} | {len(d['y_train'])} | "
-                    f"{100 * res.test_accuracy:.1f} | {ref} | {src} | {time.perf_counter() - start:.0f} |",
-                    flush=True,
-                )
+                row = run_one(rule_id, arch, trainset, data, config, args, device)
+                print("| " + " | ".join(str(row[c]) for c in COLUMNS) + " |", flush=True)
+                if args.csv is not None:
+                    new = not args.csv.is_file()
+                    with args.csv.open("a", newline="") as fh:
+                        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+                        if new:
+                            writer.writeheader()
+                        writer.writerow(row)
 
 
 if __name__ == "__main__":

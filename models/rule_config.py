@@ -5,7 +5,9 @@ Keys (all optional): ``hparams`` (keyword arguments of the rule class), ``per_ar
 ``training`` block, e.g. ``epochs: {mnist: 3, cnn/cifar10: 6}``) and ``smoke`` (the budget with which the
 common test checks that the rule learns on real MNIST: ``n_train``, ``epochs``, ``batch_size``,
 ``min_accuracy: {mlp: .., cnn: ..}``) and ``full_training`` (overrides of the main config's
-``training`` block at the paper-scale budget, ``budget: full``, where ``training`` is ignored).
+``training`` block at the paper-scale budget, ``budget: full``, where ``training`` is ignored) and
+``full_hparams`` (overrides of ``hparams`` at that budget, e.g. a smaller learning rate that stays
+stable over many epochs).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import yaml
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config" / "rules"
-KEYS = {"hparams", "per_arch", "per_trainset", "training", "full_training", "smoke"}
+KEYS = {"hparams", "per_arch", "per_trainset", "training", "full_training", "full_hparams", "smoke"}
 BUDGETS = ("grid", "full")
 
 
@@ -31,11 +33,15 @@ def load_rule_config(rule_id: str, config_dir: str | Path | None = None) -> dict
     return cfg
 
 
-def resolve_hparams(cfg: dict, arch: str, trainset: str) -> dict:
-    """``hparams`` with the arch then trainset overrides applied."""
+def resolve_hparams(cfg: dict, arch: str, trainset: str, budget: str = "grid") -> dict:
+    """``hparams`` with the arch, trainset and (``budget="full"``) ``full_hparams`` overrides applied."""
+    if budget not in BUDGETS:
+        raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
     out = dict(cfg.get("hparams") or {})
     out.update((cfg.get("per_arch") or {}).get(arch) or {})
     out.update((cfg.get("per_trainset") or {}).get(trainset) or {})
+    if budget == "full":
+        out.update(cfg.get("full_hparams") or {})
     return out
 
 

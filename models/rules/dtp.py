@@ -71,11 +71,15 @@ class DifferenceTargetProp(Rule):
         return ts
 
     def top_target(self, h_top: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``h_L - beta * dCE/dh_L`` (through the readout only) and the readout's own CE loss."""
+        """``h_L - beta * dCE/dh_L`` per example (through the readout only) and the mean CE loss.
+
+        The gradient is of each example's own loss (summed, not batch-averaged), so the target step
+        does not shrink with the batch size.
+        """
         h = h_top.detach().requires_grad_(True)
-        loss = F.cross_entropy(self.net.readout(h.flatten(1)), y)  # h: (n, ...) -> (n, d)
+        loss = F.cross_entropy(self.net.readout(h.flatten(1)), y, reduction="sum")  # (n, d)
         (grad,) = torch.autograd.grad(loss, h)
-        return (h - self.beta * grad).detach(), loss.detach()
+        return (h - self.beta * grad).detach(), loss.detach() / len(y)
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)

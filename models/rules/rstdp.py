@@ -43,7 +43,10 @@ class RSTDP(Rule):
         "output layer (reset by subtraction); the decision is the output with most spikes (ties: "
         "residual potential) instead of the first spike, and readout eligibility uses the fraction "
         "of steps each pre neuron spiked. Lateral inhibition acts on learning only (WTA masks), not "
-        "on the forward dynamics. Family 'implicit' for the STDP layers; the decision layer gets "
+        "on the forward dynamics. With stdp_batches set, hidden STDP and homeostasis stop after that "
+        "many minibatches and only the decision layer keeps learning (Mozafari's layer-wise "
+        "protocol; never-ending STDP drifts the features under the readout). "
+        "Family 'implicit' for the STDP layers; the decision layer gets "
         "a global scalar reward. layers(): spike counts per block; 'out' = output spike score.",
     )
 
@@ -60,6 +63,7 @@ class RSTDP(Rule):
         homeostasis: float = 0.1,
         readout_lr: float = 5e-4,
         init_threshold: float = 1.0,
+        stdp_batches: int | None = None,
     ):
         super().__init__(net)
         self._check(
@@ -75,6 +79,12 @@ class RSTDP(Rule):
             isinstance(target_rate, int | float) and 0 < target_rate < 1,
             "in (0, 1)",
         )
+        self._check(
+            "stdp_batches",
+            stdp_batches,
+            stdp_batches is None or (isinstance(stdp_batches, int) and stdp_batches >= 0),
+            "None or an int >= 0",
+        )
         self._check_positive(
             lr=lr,
             a_minus=a_minus,
@@ -85,6 +95,8 @@ class RSTDP(Rule):
         self.time_steps, self.leak, self.lr, self.a_minus = time_steps, leak, lr, a_minus
         self.k_winners, self.target_rate, self.homeostasis = k_winners, target_rate, homeostasis
         self.readout_lr, self.init_threshold = readout_lr, init_threshold
+        self.stdp_batches = stdp_batches
+        self.register_buffer("n_stdp", torch.zeros((), dtype=torch.long))  # resumable
         with torch.no_grad():
             net.readout.weight.normal_(target_rate, 0.02).clamp_(
                 0, 1
@@ -211,6 +223,12 @@ class RSTDP(Rule):
     def hidden_step(self, x: torch.Tensor) -> dict:
         """Unsupervised part (no labels): STDP + homeostasis in every block, layer by layer."""
         sim = self.simulate(x)
+        if self.stdp_batches is not None and int(self.n_stdp) >= self.stdp_batches:
+            self._homeostasis(self.theta_out, sim["out_spikes"])
+            return (
+                sim  # hidden layers have converged and stay fixed (Mozafari's layer-wise protocol)
+            )
+        self.n_stdp += 1
         for i, (block, rec) in enumerate(zip(self.net.blocks, sim["blocks"], strict=True)):
             dw = self.stdp(
                 block.op, rec["pre"], rec["spikes"], self._winners(rec["spikes"], rec["current"])

@@ -45,7 +45,9 @@ def test_dtp_grads_are_block_local_with_difference_targets(arch):
         for block in net.blocks:
             hs.append(block(hs[-1]))
     top = hs[-1].clone().requires_grad_(True)
-    (g_top,) = torch.autograd.grad(F.cross_entropy(net.readout(top.flatten(1)), y), top)
+    # each example's own cross-entropy gradient (not scaled by 1 / batch size)
+    ce = F.cross_entropy(net.readout(top.flatten(1)), y, reduction="sum")
+    (g_top,) = torch.autograd.grad(ce, top)
     ts = [None] * len(net.blocks)
     ts[-1] = (hs[-1] - beta * g_top).detach()
     with torch.no_grad():

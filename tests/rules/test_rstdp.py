@@ -62,3 +62,28 @@ def test_decision_layer_is_gated_by_a_scalar_reward(mnist_small):
     punish_w = _rule()
     punish_w.reward_step(choice, stdp, anti, -torch.ones(16))
     assert not torch.equal(reward_w.net.readout.weight, punish_w.net.readout.weight)
+
+
+def test_hidden_layers_stay_fixed_after_stdp_batches(mnist_small):
+    """Mozafari's protocol: hidden STDP for ``stdp_batches`` minibatches, then only the readout learns."""
+    x, y = mnist_small["x_train"][:96], mnist_small["y_train"][:96]
+    rule = build_rule(
+        "rstdp", "mlp", (1, 28, 28), 10, hparams={"time_steps": 4, "stdp_batches": 2}, seed=0
+    )
+    rule.train_step(x[:32], y[:32])
+    first = [b.op.weight.clone() for b in rule.net.blocks]
+    rule.train_step(x[32:64], y[32:64])
+    second = [b.op.weight.clone() for b in rule.net.blocks]
+    thetas = [getattr(rule, f"theta{i}").clone() for i in range(len(rule.net.blocks))]
+    readout = rule.net.readout.weight.clone()
+    assert not all(torch.equal(a, b) for a, b in zip(first, second, strict=True)), (
+        "STDP stopped early"
+    )
+    rule.train_step(x[64:], y[64:])
+    for b, w, th, i in zip(rule.net.blocks, second, thetas, range(len(thetas)), strict=True):
+        assert torch.equal(b.op.weight, w), "hidden weights changed after stdp_batches"
+        assert torch.equal(getattr(rule, f"theta{i}"), th), (
+            "hidden thresholds changed after stdp_batches"
+        )
+    assert not torch.equal(rule.net.readout.weight, readout), "the readout stopped learning"
+    assert int(rule.n_stdp) == 2  # a buffer, so a resumed run keeps the count

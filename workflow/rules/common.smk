@@ -53,7 +53,7 @@ def get_train_params(wildcards):
     return json.dumps({
         "rule": wildcards.rule, "arch": wildcards.arch, "trainset": wildcards.trainset,
         "seed": int(wildcards.seed),
-        "hparams": resolve_hparams(rule_cfg, wildcards.arch, wildcards.trainset),
+        "hparams": resolve_hparams(rule_cfg, wildcards.arch, wildcards.trainset, config["budget"]),
         "arch_params": config["arch_params"].get(wildcards.arch, {}),
         "training": resolve_training(config["training"], rule_cfg, wildcards.trainset,
                                      wildcards.arch, config["budget"]),

@@ -1,0 +1,56 @@
+"""The accuracy benchmark harness: job command lines, overrides, the wall-clock cap, the CSV rows."""
+
+import argparse
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from benchmarks.accuracy import _parse_set
+from benchmarks.parallel import job_command, job_name
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_job_command_round_trips_overrides():
+    job = {
+        "rule": "dtp",
+        "arch": "mlp",
+        "trainset": "mnist",
+        "batch_size": 64,
+        "n_train": 500,
+        "set": {"lr": 0.0002, "beta": 0.5},
+        "arch_set": {"hidden": [1024, 512, 256]},
+    }
+    args = argparse.Namespace(out=Path("o"), data_dir=None)
+    cmd = job_command(job, args, 2.5)
+    assert cmd[cmd.index("--batch-size") + 1] == "64" and cmd[cmd.index("--n-train") + 1] == "500"
+    assert cmd[cmd.index("--max-minutes") + 1] == "2.5"
+    sets = cmd[cmd.index("--set") + 1 : cmd.index("--arch-set")]
+    assert _parse_set(sets) == {"lr": 0.0002, "beta": 0.5}
+    assert _parse_set(cmd[cmd.index("--arch-set") + 1 :]) == {"hidden": [1024, 512, 256]}
+    assert job_name(job) == "dtp_mlp_mnist_64_beta0.5_hidden1024-512-256_lr0.0002"
+
+
+def test_parallel_runs_jobs_and_caps_their_time(tmp_path, mnist_small):
+    jobs = [
+        {"rule": "bp", "arch": "mlp", "trainset": "mnist", "n_train": 2000, "epochs": 2,
+         "arch_set": {"hidden": [64]}},
+        {"rule": "bp", "arch": "mlp", "trainset": "mnist", "n_train": 2000, "epochs": 5,
+         "arch_set": {"hidden": [64]}, "set": {"lr": 0.002}, "minutes": 0.0001},
+    ]  # fmt: skip
+    (tmp_path / "jobs.yaml").write_text(yaml.safe_dump(jobs))
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.parallel", str(tmp_path / "jobs.yaml"),
+         "--workers", "2", "--out", str(tmp_path / "out"), "--minutes", "5"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    rows = {r["overrides"]: r for r in csv.DictReader((tmp_path / "out" / "accuracy.csv").open())}
+    full, capped = rows["hidden=[64]"], rows["lr=0.002 hidden=[64]"]
+    assert full["epochs"] == "2" and float(full["test_acc"]) > 70, full
+    assert capped["epochs"] == "1", "the wall-clock cap did not stop the run after one epoch"
+    assert full["reference"] == "98.6" and "| bp | mlp | mnist | 2 |" in out.stdout
+    assert (tmp_path / "out" / "logs" / "bp_mlp_mnist_hidden64.log").is_file()
