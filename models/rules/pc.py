@@ -24,6 +24,11 @@ from models.rules.base import Rule, RuleCard
 LOSSES = ("ce", "mse")
 
 
+def _per_example(ok: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    """``new`` for the examples where ``ok`` (n,) holds, else ``old`` (n, ...)."""
+    return torch.where(ok.view(-1, *[1] * (old.dim() - 1)), new, old)
+
+
 @register
 class PredictiveCoding(Rule):
     card = RuleCard(
@@ -38,7 +43,8 @@ class PredictiveCoding(Rule):
             "correlation of the layer's error map with the pre-synaptic rate map); error feedback "
             "passes r'(a_l) and the pooling routing through W^T, so weight transport and derivative "
             "transport remain. layers()/predict() use the feed-forward pass (the inference "
-            "initialisation)."
+            "initialisation). With backtrack (the default config), an example keeps an inference "
+            "step only if its energy falls, else its step size halves: same cost, no divergence."
         ),
     )
 
@@ -51,6 +57,7 @@ class PredictiveCoding(Rule):
         inference_lr: float = 0.2,
         output_loss: str = "ce",
         output_weight: float = 1.0,
+        backtrack: bool = False,
     ):
         super().__init__(net)
         self._check_positive(lr=lr, inference_lr=inference_lr, output_weight=output_weight)
@@ -61,6 +68,8 @@ class PredictiveCoding(Rule):
             "an int >= 0",
         )
         self._check("output_loss", output_loss, output_loss in LOSSES, f"one of {LOSSES}")
+        self._check("backtrack", backtrack, isinstance(backtrack, bool), "a bool")
+        self.backtrack = backtrack
         self.lr, self.n_inference, self.inference_lr = lr, n_inference, inference_lr
         self.output_loss, self.output_weight = output_loss, output_weight
         self.optimizer = torch.optim.Adam(net.parameters(), lr=lr)
@@ -81,16 +90,20 @@ class PredictiveCoding(Rule):
         return mus, self.net.readout(pre.flatten(1))  # (n, ...) -> (n, d) -> (n, n_classes)
 
     def out_energy(self, mu_out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Output energy summed over the batch (the clamped output's prediction error)."""
+        """Output energy of every example (n,): the clamped output's prediction error."""
         if self.output_loss == "ce":
-            return F.cross_entropy(mu_out, y, reduction="sum")
+            return F.cross_entropy(mu_out, y, reduction="none")
         onehot = F.one_hot(y, mu_out.shape[1]).to(mu_out.dtype)
-        return 0.5 * (onehot - mu_out).pow(2).sum()
+        return 0.5 * (onehot - mu_out).pow(2).sum(1)
 
     def energy(self, x, values, y, detach_pre: bool = False) -> torch.Tensor:
         """F summed over the batch."""
+        return self.energies(x, values, y, detach_pre).sum()
+
+    def energies(self, x, values, y, detach_pre: bool = False) -> torch.Tensor:
+        """F of every example (n,)."""
         mus, mu_out = self.predictions(x, values, detach_pre)
-        e = sum(0.5 * (a - mu).pow(2).sum() for a, mu in zip(values, mus, strict=True))
+        e = sum(0.5 * (a - mu).pow(2).flatten(1).sum(1) for a, mu in zip(values, mus, strict=True))
         return e + self.output_weight * self.out_energy(mu_out, y)
 
     # --- inference and learning --------------------------------------------------------
@@ -108,8 +121,11 @@ class PredictiveCoding(Rule):
         self, x: torch.Tensor, y: torch.Tensor, n_steps: int | None = None
     ) -> list[torch.Tensor]:
         """Relaxed value nodes after ``n_steps`` (default ``n_inference``) gradient steps on F."""
+        n_steps = self.n_inference if n_steps is None else n_steps
         values = self.init_values(x)
-        for _ in range(self.n_inference if n_steps is None else n_steps):
+        if self.backtrack:
+            return self._infer_backtracking(x, y, values, n_steps)
+        for _ in range(n_steps):
             with torch.enable_grad():
                 values = [a.detach().requires_grad_(True) for a in values]
                 grads = torch.autograd.grad(self.energy(x, values, y), values)
@@ -117,6 +133,32 @@ class PredictiveCoding(Rule):
                 (a - self.inference_lr * g).detach() for a, g in zip(values, grads, strict=True)
             ]
         return [a.detach() for a in values]
+
+    def _energy_and_grads(self, x, y, values):
+        with torch.enable_grad():
+            values = [a.detach().requires_grad_(True) for a in values]
+            f = self.energies(x, values, y)  # (n,)
+            grads = torch.autograd.grad(f.sum(), values)
+        return f.detach(), [g.detach() for g in grads]
+
+    def _infer_backtracking(self, x, y, values, n_steps: int) -> list[torch.Tensor]:
+        """Gradient steps on F that each example takes only if its own energy falls; a rejected
+        step halves that example's step size. Same cost per step as plain inference (one energy and
+        its gradient), and F can never grow, so inference cannot diverge when the weights grow."""
+        n = len(x)
+        step = torch.full((n,), self.inference_lr, device=x.device, dtype=x.dtype)
+        f, grads = self._energy_and_grads(x, y, values)
+        for _ in range(n_steps):
+            cand = [
+                a - step.view(-1, *[1] * (a.dim() - 1)) * g
+                for a, g in zip(values, grads, strict=True)
+            ]
+            f_new, g_new = self._energy_and_grads(x, y, cand)
+            ok = f_new <= f  # (n,)
+            values = [_per_example(ok, c, a) for c, a in zip(cand, values, strict=True)]
+            grads = [_per_example(ok, gn, g) for gn, g in zip(g_new, grads, strict=True)]
+            f, step = torch.where(ok, f_new, f), torch.where(ok, step, step / 2)
+        return values
 
     def weight_grads(
         self, x: torch.Tensor, y: torch.Tensor, values: list[torch.Tensor]

@@ -91,3 +91,20 @@ def test_pc_approximates_backprop_with_weak_output_clamping(output_loss):
         assert cos > 0.99, f"{output_loss}: {name} cos={cos:.4f}"
         rel = float((p.grad / w - q.grad).norm() / q.grad.norm())
         assert rel < 0.05, f"{output_loss}: {name} relative error {rel:.3f}"
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_backtracking_inference_never_raises_any_examples_energy(arch):
+    """With ``backtrack`` each example keeps a step only if its own F falls, so a step size at which
+    plain inference diverges still gives a monotone descent (same number of steps)."""
+    x, y = _batch()
+    hp = {"n_inference": 6, "inference_lr": 5.0}
+    plain = build_rule("pc", arch, SHAPE, 10, arch_params=SMALL[arch], hparams=hp, seed=0)
+    safe = build_rule(
+        "pc", arch, SHAPE, 10, arch_params=SMALL[arch], hparams={**hp, "backtrack": True}, seed=0
+    )
+    f_plain = torch.stack([plain.energies(x, plain.infer(x, y, k), y) for k in range(7)])  # (7, n)
+    f_safe = torch.stack([safe.energies(x, safe.infer(x, y, k), y) for k in range(7)])
+    assert (f_plain.diff(dim=0) > 1e-6).any(), "plain inference at this step size should overshoot"
+    assert (f_safe.diff(dim=0) <= 1e-6).all(), "backtracking inference raised an example's energy"
+    assert (f_safe[-1] < f_safe[0]).float().mean() > 0.5, "backtracking inference made no progress"
