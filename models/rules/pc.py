@@ -6,8 +6,9 @@ the readout predicts the output ``mu_out = W_out r(a_L)``, which is clamped to t
 initialises the a_l by a forward pass, then runs ``n_inference`` gradient steps (rate
 ``inference_lr``, vectorised over the batch) on the energy
 ``F = sum_l 0.5 ||a_l - mu_l||^2 + output_weight * L_out(mu_out, y)``, i.e.
-``da_l = -e_l + r'(a_l) ⊙ W_{l+1}^T e_{l+1}`` with ``e_l = a_l - mu_l``. Then every weight takes the
-local, Hebbian-like step ``dW_l ∝ e_l r(a_{l-1})^T`` (post-synaptic error x pre-synaptic rate), the
+``da_l = -e_l + r'(a_l) ⊙ W_{l+1}^T e_{l+1}`` with ``e_l = a_l - mu_l``. With ``backtrack`` an
+example keeps a step only if its own F falls (else its step size halves), so inference cannot
+diverge. Then every weight takes the local, Hebbian-like step ``dW_l ∝ e_l r(a_{l-1})^T`` (post-synaptic error x pre-synaptic rate), the
 gradient of F on a detached pre-synaptic input.
 Reference: Whittington & Bogacz (2017) Neural Computation 29(5):1229-1262; Millidge, Tschantz &
 Buckley (2022) Neural Computation 34(6):1329 (PC approximates backprop).
@@ -143,8 +144,8 @@ class PredictiveCoding(Rule):
 
     def _infer_backtracking(self, x, y, values, n_steps: int) -> list[torch.Tensor]:
         """Gradient steps on F that each example takes only if its own energy falls; a rejected
-        step halves that example's step size. Same cost per step as plain inference (one energy and
-        its gradient), and F can never grow, so inference cannot diverge when the weights grow."""
+        step halves that example's step size. ``n_steps + 1`` energy-and-gradient evaluations (plain
+        inference: ``n_steps``), and F can never grow, so inference cannot diverge as weights grow."""
         n = len(x)
         step = torch.full((n,), self.inference_lr, device=x.device, dtype=x.dtype)
         f, grads = self._energy_and_grads(x, y, values)

@@ -224,10 +224,9 @@ class RSTDP(Rule):
         """Unsupervised part (no labels): STDP + homeostasis in every block, layer by layer."""
         sim = self.simulate(x)
         if self.stdp_batches is not None and int(self.n_stdp) >= self.stdp_batches:
+            # the hidden layers have converged and stay fixed (Mozafari's layer-wise protocol)
             self._homeostasis(self.theta_out, sim["out_spikes"])
-            return (
-                sim  # hidden layers have converged and stay fixed (Mozafari's layer-wise protocol)
-            )
+            return sim
         self.n_stdp += 1
         for i, (block, rec) in enumerate(zip(self.net.blocks, sim["blocks"], strict=True)):
             dw = self.stdp(
