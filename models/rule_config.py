@@ -7,7 +7,7 @@ common test checks that the rule learns on real MNIST: ``n_train``, ``epochs``, 
 ``min_accuracy: {mlp: .., cnn: ..}``) and ``full_training`` (overrides of the main config's
 ``training`` block at the paper-scale budget, ``budget: full``, where ``training`` is ignored) and
 ``full_hparams`` (overrides of ``hparams`` at that budget, e.g. a smaller learning rate that stays
-stable over many epochs).
+stable over many epochs; its own ``per_arch`` mapping overrides per architecture).
 """
 
 from __future__ import annotations
@@ -41,7 +41,10 @@ def resolve_hparams(cfg: dict, arch: str, trainset: str, budget: str = "grid") -
     out.update((cfg.get("per_arch") or {}).get(arch) or {})
     out.update((cfg.get("per_trainset") or {}).get(trainset) or {})
     if budget == "full":
-        out.update(cfg.get("full_hparams") or {})
+        full = dict(cfg.get("full_hparams") or {})
+        by_arch = full.pop("per_arch", None) or {}
+        out.update(full)
+        out.update(by_arch.get(arch) or {})
     return out
 
 

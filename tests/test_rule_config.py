@@ -7,19 +7,27 @@ from models.rule_config import load_rule_config, resolve_hparams
 CFG = {
     "hparams": {"lr": 1e-3, "beta": 0.5},
     "per_arch": {"cnn": {"beta": 1.0}},
-    "full_hparams": {"lr": 2e-4},
+    "full_hparams": {"lr": 2e-4, "per_arch": {"cnn": {"beta": 2.0}}},
 }
 
 
 def test_full_hparams_apply_only_at_the_full_budget():
     assert resolve_hparams(CFG, "mlp", "mnist") == {"lr": 1e-3, "beta": 0.5}
     assert resolve_hparams(CFG, "cnn", "mnist", "grid") == {"lr": 1e-3, "beta": 1.0}
-    assert resolve_hparams(CFG, "cnn", "mnist", "full") == {"lr": 2e-4, "beta": 1.0}
+    assert resolve_hparams(CFG, "cnn", "mnist", "full") == {"lr": 2e-4, "beta": 2.0}
+    assert resolve_hparams(CFG, "mlp", "mnist", "full") == {"lr": 2e-4, "beta": 0.5}
 
 
 def test_unknown_budget_is_refused():
     with pytest.raises(ValueError, match="budget"):
         resolve_hparams(CFG, "mlp", "mnist", "huge")
+
+
+def test_fa_cnn_decays_its_weights_only_at_full_budget():
+    cfg = load_rule_config("fa")
+    assert resolve_hparams(cfg, "cnn", "cifar10", "full")["weight_decay"] > 0
+    assert resolve_hparams(cfg, "cnn", "cifar10")["weight_decay"] == 0
+    assert resolve_hparams(cfg, "mlp", "cifar10", "full")["weight_decay"] == 0
 
 
 def test_dtp_uses_its_stable_learning_rate_at_full_budget():
