@@ -80,15 +80,15 @@ class SSLRule(Rule):
         self,
         net,
         *,
-        lr: float,
-        readout_lr: float,
-        proj_hidden: int,
-        proj_dim: int,
-        crop_pad: int,
-        flip: str,
-        brightness: float,
-        noise_std: float,
-        weight_decay: float,
+        lr: float = 1e-3,
+        readout_lr: float = 5e-3,
+        proj_hidden: int = 256,
+        proj_dim: int = 128,
+        crop_pad: int = 2,
+        flip: str = "auto",
+        brightness: float = 0.2,
+        noise_std: float = 0.1,
+        weight_decay: float = 0.0,
     ):
         super().__init__(net)
         self._check_positive(lr=lr, readout_lr=readout_lr)
@@ -201,39 +201,15 @@ class SSLRule(Rule):
 class InfoNCERule(SSLRule):
     """An ``SSLRule`` whose view loss is InfoNCE / NT-Xent at a temperature (gim, simclr)."""
 
-    def __init__(
-        self,
-        net,
-        *,
-        temperature: float = 0.5,
-        lr: float = 1e-3,
-        readout_lr: float = 5e-3,
-        proj_hidden: int = 256,
-        proj_dim: int = 128,
-        crop_pad: int = 2,
-        flip: str = "auto",
-        brightness: float = 0.2,
-        noise_std: float = 0.1,
-        weight_decay: float = 0.0,
-    ):
+    def __init__(self, net, *, temperature: float = 0.5, **ssl_options):
+        """``ssl_options``: the keyword arguments of ``SSLRule`` (optimiser, projector, views)."""
         self._check(
             "temperature",
             temperature,
             isinstance(temperature, int | float) and temperature > 0,
             "> 0",
         )
-        super().__init__(
-            net,
-            lr=lr,
-            readout_lr=readout_lr,
-            proj_hidden=proj_hidden,
-            proj_dim=proj_dim,
-            crop_pad=crop_pad,
-            flip=flip,
-            brightness=brightness,
-            noise_std=noise_std,
-            weight_decay=weight_decay,
-        )
+        super().__init__(net, **ssl_options)
         self.temperature = temperature
 
     def view_loss(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:

@@ -47,36 +47,11 @@ class BlockwiseSSL(SSLRule):
     )
     blockwise = True
 
-    def __init__(
-        self,
-        net,
-        *,
-        loss: str = "barlow",
-        lambd: float = 0.01,
-        lr: float = 1e-3,
-        readout_lr: float = 5e-3,
-        proj_hidden: int = 256,
-        proj_dim: int = 128,
-        crop_pad: int = 2,
-        flip: str = "auto",
-        brightness: float = 0.2,
-        noise_std: float = 0.1,
-        weight_decay: float = 0.0,
-    ):
+    def __init__(self, net, *, loss: str = "barlow", lambd: float = 0.01, **ssl_options):
+        """``ssl_options``: the keyword arguments of ``SSLRule`` (optimiser, projector, views)."""
         self._check("loss", loss, loss in ("barlow", "vicreg"), "'barlow' or 'vicreg'")
         self._check("lambd", lambd, isinstance(lambd, int | float) and lambd > 0, "> 0")
-        super().__init__(
-            net,
-            lr=lr,
-            readout_lr=readout_lr,
-            proj_hidden=proj_hidden,
-            proj_dim=proj_dim,
-            crop_pad=crop_pad,
-            flip=flip,
-            brightness=brightness,
-            noise_std=noise_std,
-            weight_decay=weight_decay,
-        )
+        super().__init__(net, **ssl_options)
         self.loss, self.lambd = loss, lambd
 
     def view_loss(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from models.registry import register
+from models.rules._feedback import setup_feedback_optimizer
 from models.rules.base import Rule, RuleCard
 
 
@@ -52,12 +53,14 @@ class DirectFeedbackAlignment(Rule):
         momentum: float = 0.9,
     ):
         super().__init__(net)
-        self._check_positive(lr=lr, feedback_scale=feedback_scale)
-        self._check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
-        self._check("optimizer", optimizer, optimizer in ("adam", "sgd"), "'adam' or 'sgd'")
-        self._check("momentum", momentum, 0 <= momentum < 1, "in [0, 1)")
-        self.lr, self.weight_decay = lr, weight_decay
-        self.feedback_scale, self.optimizer, self.momentum = feedback_scale, optimizer, momentum
+        self.opt = setup_feedback_optimizer(
+            self,
+            lr=lr,
+            weight_decay=weight_decay,
+            feedback_scale=feedback_scale,
+            optimizer=optimizer,
+            momentum=momentum,
+        )
         n_cls = net.n_classes
         with torch.no_grad():
             dev = net.readout.weight.device
@@ -71,12 +74,6 @@ class DirectFeedbackAlignment(Rule):
                     / math.sqrt(n_cls)
                 )
                 self.register_buffer(f"feedback{i}", b)
-        if optimizer == "adam":
-            self.opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
-        else:
-            self.opt = torch.optim.SGD(
-                net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
-            )
 
     def feedback(self, i: int) -> torch.Tensor:
         """Fixed feedback of block ``i``: shape (n_classes, *block_output_shape)."""

@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn.grad import conv2d_input, conv2d_weight
 
 from models.registry import register
+from models.rules._feedback import setup_feedback_optimizer
 from models.rules.base import Rule, RuleCard
 
 
@@ -91,24 +92,20 @@ class FeedbackAlignment(Rule):
         momentum: float = 0.9,
     ):
         super().__init__(net)
-        self._check_positive(lr=lr, feedback_scale=feedback_scale)
-        self._check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
-        self._check("optimizer", optimizer, optimizer in ("adam", "sgd"), "'adam' or 'sgd'")
-        self._check("momentum", momentum, 0 <= momentum < 1, "in [0, 1)")
-        self.lr, self.weight_decay = lr, weight_decay
-        self.feedback_scale, self.optimizer, self.momentum = feedback_scale, optimizer, momentum
+        self.opt = setup_feedback_optimizer(
+            self,
+            lr=lr,
+            weight_decay=weight_decay,
+            feedback_scale=feedback_scale,
+            optimizer=optimizer,
+            momentum=momentum,
+        )
         self.ops = [b.op for b in net.blocks] + [net.readout]
         for i, op in enumerate(self.ops):
             w = op.weight
             # Same distribution as the default (Kaiming-uniform) init of W, drawn independently.
             bound = feedback_scale / math.sqrt(w[0].numel())
             self.register_buffer(f"feedback{i}", (torch.rand_like(w) * 2 - 1) * bound)
-        if optimizer == "adam":
-            self.opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
-        else:
-            self.opt = torch.optim.SGD(
-                net.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
-            )
 
     def feedback(self, i: int) -> torch.Tensor:
         """The fixed feedback matrix/kernel of op ``i`` (blocks in order, then the readout)."""
