@@ -37,6 +37,16 @@ COLUMNS = [
 ]  # fmt: skip
 
 
+def table_header() -> str:
+    """The markdown header of the result table."""
+    return "| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS)
+
+
+def table_row(row: dict) -> str:
+    """One result row as a markdown table line."""
+    return "| " + " | ".join(str(row[c]) for c in COLUMNS) + " |"
+
+
 class _OutOfTime(Exception):
     def __init__(self, curves: dict):
         self.curves = curves
@@ -187,13 +197,13 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown rule(s) {unknown}; known: {registry.available()}")
     print(f"device: {device}\n")
-    print("| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS), flush=True)
+    print(table_header(), flush=True)
     for trainset in args.trainsets:
         data = _load(trainset, args.data_dir)
         for rule_id in rules:
             for arch in args.archs:
                 row = run_one(rule_id, arch, trainset, data, config, args, device)
-                print("| " + " | ".join(str(row[c]) for c in COLUMNS) + " |", flush=True)
+                print(table_row(row), flush=True)
                 if args.csv is not None:
                     new = not args.csv.is_file()
                     with args.csv.open("a", newline="") as fh:

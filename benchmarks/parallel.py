@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.accuracy import COLUMNS
+from benchmarks.accuracy import table_header, table_row
 
 MARGIN_MIN = 1.0  # a job's last epoch and evaluation may overrun its cap
 
@@ -99,9 +99,9 @@ def main() -> None:
             print(f"{job_name(job)}: {'not started' if code < 0 else f'exit {code}'}")
     path = args.out / "accuracy.csv"
     rows = list(csv.DictReader(path.open())) if path.is_file() else []
-    print("| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS))
+    print(table_header())
     for row in rows:
-        print("| " + " | ".join(row[c] for c in COLUMNS) + " |")
+        print(table_row(row))
 
 
 if __name__ == "__main__":
