@@ -5,13 +5,9 @@ import torch
 import torch.nn.functional as F
 
 from models.training import build_rule
+from tests.rules.scaffold import random_batch as _batch
 
 SHAPE = (1, 28, 28)
-
-
-def _batch(n=16, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, *SHAPE, generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
 def test_feedback_fixed_and_shaped_like_block_outputs():

@@ -6,25 +6,10 @@ import torch
 import torch.nn.functional as F
 
 from models.training import build_rule
+from tests.rules.scaffold import guard_block_inputs as _guard_block_inputs
+from tests.rules.scaffold import random_batch as _batch
 
 SHAPE = (1, 28, 28)
-
-
-def _batch(n=16, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, *SHAPE, generator=g), torch.randint(0, 10, (n,), generator=g)
-
-
-def _guard_block_inputs(net):
-    """Fail if any block or the readout runs with autograd on an input that carries a graph."""
-    calls = []
-
-    def hook(mod, args):
-        if torch.is_grad_enabled():
-            calls.append(args[0].grad_fn is None)
-
-    handles = [m.register_forward_pre_hook(hook) for m in [*net.blocks, net.readout]]
-    return calls, handles
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])

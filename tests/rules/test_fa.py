@@ -4,17 +4,13 @@ import torch
 import torch.nn.functional as F
 
 from models.training import build_rule
+from tests.rules.scaffold import random_batch as _batch
 
 SHAPE = (1, 28, 28)
 
 
 def _grads(net):
     return [p.grad.clone() for p in net.parameters()]
-
-
-def _batch(n=16, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, *SHAPE, generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
 def test_feedback_is_fixed_and_not_the_transpose(mnist_small):

@@ -7,6 +7,7 @@ import torch
 
 from models.rules._ff_common import LabelEmbedding
 from models.training import build_rule
+from tests.rules.scaffold import random_batch as _batch
 
 SHAPE = (1, 28, 28)
 CASES = [
@@ -19,11 +20,6 @@ CASES = [
 def _rule(arch, hp, seed=0):
     small = {"mlp": {"hidden": [64, 32]}, "cnn": {"channels": [12, 16], "hidden": 32}}[arch]
     return build_rule("ff", arch, SHAPE, 10, arch_params=small, hparams=hp, seed=seed)
-
-
-def _batch(n=16):
-    g = torch.Generator().manual_seed(0)
-    return torch.randn(n, *SHAPE, generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
 @pytest.mark.parametrize(("arch", "hp"), CASES)

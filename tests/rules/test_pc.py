@@ -10,14 +10,10 @@ from torch import nn
 from models import arch as arch_lib
 from models import registry
 from models.training import build_rule
+from tests.rules.scaffold import random_batch as _batch
 
 SHAPE = (1, 28, 28)
 SMALL = {"mlp": {"hidden": [64, 32]}, "cnn": {"channels": [8, 16, 16], "hidden": 32}}
-
-
-def _batch(n=16, seed=0, shape=SHAPE):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, *shape, generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])

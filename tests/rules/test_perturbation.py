@@ -6,13 +6,9 @@ import torch.nn.functional as F
 
 from models.rules._fb_perturb import clean_pass, ops
 from models.training import build_rule
+from tests.rules.scaffold import random_batch as _batch
 
 SHAPE = (1, 28, 28)
-
-
-def _batch(n=16, seed=0, shape=SHAPE):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, *shape, generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
 @pytest.fixture(params=["np", "wp"])

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from models.training import build_rule
+from tests.rules.scaffold import random_batch as _batch
 
 SHAPE = (1, 28, 28)
 
@@ -13,11 +14,6 @@ SHAPE = (1, 28, 28)
 def _rule(arch, rule_id="rff", seed=0, **hp):
     small = {"mlp": {"hidden": [64, 32]}, "cnn": {"channels": [12, 16], "hidden": 32}}[arch]
     return build_rule(rule_id, arch, SHAPE, 10, arch_params=small, hparams=hp, seed=seed)
-
-
-def _batch(n=16):
-    g = torch.Generator().manual_seed(0)
-    return torch.randn(n, *SHAPE, generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
 def owners(rule) -> dict[str, list]:

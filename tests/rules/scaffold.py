@@ -1,0 +1,25 @@
+"""Shared scaffolding of the rule tests: seeded random batches and a guard on block inputs."""
+
+from __future__ import annotations
+
+import torch
+
+SHAPE = (1, 28, 28)
+
+
+def random_batch(n: int = 16, seed: int = 0, shape: tuple[int, ...] = SHAPE):
+    """``n`` standard-normal images of ``shape`` and random labels of 10 classes, from ``seed``."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, *shape, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def guard_block_inputs(net) -> tuple[list[bool], list]:
+    """Record, for every block or readout call made with autograd on, whether its input is free of
+    another graph (True) or still attached to one (False); returns the record and the hook handles."""
+    calls: list[bool] = []
+
+    def hook(mod, args):
+        if torch.is_grad_enabled():
+            calls.append(args[0].grad_fn is None)
+
+    return calls, [m.register_forward_pre_hook(hook) for m in [*net.blocks, net.readout]]
