@@ -2,7 +2,9 @@
 
 import pytest
 
+from models.registry import available
 from models.rule_config import load_rule_config, resolve_hparams
+from models.training import build_rule
 
 CFG = {
     "hparams": {"lr": 1e-3, "beta": 0.5},
@@ -36,3 +38,18 @@ def test_dtp_uses_its_stable_learning_rate_at_full_budget():
         resolve_hparams(cfg, "cnn", "cifar10", "full")["lr"]
         < resolve_hparams(cfg, "cnn", "cifar10")["lr"]
     )
+
+
+@pytest.mark.parametrize(
+    "rule_id", [r for r in available() if load_rule_config(r).get("full_hparams")]
+)
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_full_budget_hparams_build_the_rule(rule_id, arch):
+    """Every paper-scale override names a real hyper-parameter with a valid value."""
+    cfg = load_rule_config(rule_id)
+    hp = resolve_hparams(cfg, arch, "cifar10", "full")
+    rule = build_rule(rule_id, arch, (3, 32, 32), 10, hparams=hp, seed=0)
+    full = dict(cfg["full_hparams"])
+    overridden = set(full) | set((full.pop("per_arch", None) or {}).get(arch) or {})
+    for key in overridden - {"per_arch"}:
+        assert getattr(rule, key) == hp[key], f"{rule_id}: {key} did not reach the rule"

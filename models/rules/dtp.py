@@ -33,8 +33,9 @@ class DifferenceTargetProp(Rule):
             "blocks are inverted by nearest-neighbour un-pooling followed by a same-padding "
             "convolution (c_out -> c_in), the conv->dense block by a linear map reshaped to the conv "
             "volume. The top target uses the gradient of the cross-entropy through the readout only "
-            "(as in the paper). Adam on every local loss. Two-phase (forward, then target) and "
-            "signed targets remain."
+            "(as in the paper). Adam on every local loss; optional L2 decay of the forward weights "
+            "(the paper-scale config) bounds the growth of activity that otherwise outruns the "
+            "inverses. Two-phase (forward, then target) and signed targets remain."
         ),
     )
 
@@ -46,16 +47,19 @@ class DifferenceTargetProp(Rule):
         lr_inverse: float = 1e-3,
         beta: float = 0.5,
         noise: float = 0.3,
+        weight_decay: float = 0.0,
     ):
         super().__init__(net)
         self._check_positive(lr=lr, lr_inverse=lr_inverse, beta=beta)
         self._check("noise", noise, isinstance(noise, int | float) and noise >= 0, ">= 0")
+        self._check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
         self.lr, self.lr_inverse, self.beta, self.noise = lr, lr_inverse, beta, noise
+        self.weight_decay = weight_decay
         # inverses[i - 1] inverts blocks[i] (i >= 1): block output shape -> block input shape
         self.inverses = backward_maps(net, skip_first=True)
         self.optimizer = torch.optim.Adam(
             [
-                {"params": list(net.parameters()), "lr": lr},
+                {"params": list(net.parameters()), "lr": lr, "weight_decay": weight_decay},
                 {"params": list(self.inverses.parameters()), "lr": lr_inverse},
             ]
         )

@@ -46,6 +46,9 @@ class RSTDP(Rule):
         "on the forward dynamics. With stdp_batches set, hidden STDP and homeostasis stop after that "
         "many minibatches and only the decision layer keeps learning (Mozafari's layer-wise "
         "protocol; never-ending STDP drifts the features under the readout). "
+        "With neurons_per_class k > 1 the decision layer holds k output neurons per class (as "
+        "Mozafari's decision populations): the class of the winning neuron is the decision, only "
+        "that neuron's synapses learn, and a class's score is its best neuron's. "
         "Family 'implicit' for the STDP layers; the decision layer gets "
         "a global scalar reward. layers(): spike counts per block; 'out' = output spike score.",
     )
@@ -64,6 +67,7 @@ class RSTDP(Rule):
         readout_lr: float = 5e-4,
         init_threshold: float = 1.0,
         stdp_batches: int | None = None,
+        neurons_per_class: int = 1,
     ):
         super().__init__(net)
         self._check(
@@ -85,6 +89,12 @@ class RSTDP(Rule):
             stdp_batches is None or (isinstance(stdp_batches, int) and stdp_batches >= 0),
             "None or an int >= 0",
         )
+        self._check(
+            "neurons_per_class",
+            neurons_per_class,
+            isinstance(neurons_per_class, int) and neurons_per_class >= 1,
+            "an int >= 1",
+        )
         self._check_positive(
             lr=lr,
             a_minus=a_minus,
@@ -95,7 +105,12 @@ class RSTDP(Rule):
         self.time_steps, self.leak, self.lr, self.a_minus = time_steps, leak, lr, a_minus
         self.k_winners, self.target_rate, self.homeostasis = k_winners, target_rate, homeostasis
         self.readout_lr, self.init_threshold = readout_lr, init_threshold
-        self.stdp_batches = stdp_batches
+        self.stdp_batches, self.neurons_per_class = stdp_batches, neurons_per_class
+        if neurons_per_class > 1:  # decision layer: a population of output neurons per class
+            n_in = net.readout.in_features
+            net.readout = nn.Linear(n_in, net.n_classes * neurons_per_class).to(
+                net.readout.weight.device
+            )
         self.register_buffer("n_stdp", torch.zeros((), dtype=torch.long))  # resumable
         with torch.no_grad():
             net.readout.weight.normal_(target_rate, 0.02).clamp_(
@@ -156,8 +171,16 @@ class RSTDP(Rule):
         feats = s.flatten(2)  # (T, n, features)
         cur = self.net.readout(feats)  # (T, n, classes)
         out_spk, v = self._lif(cur, self.theta_out, subtract=True)
-        score = out_spk.sum(0) + v / self.theta_out  # (n, classes): spike count + residual
-        return {"blocks": record, "last": s, "feats": feats, "out_spikes": out_spk, "score": score}
+        neuron = out_spk.sum(0) + v / self.theta_out  # (n, outputs): spike count + residual
+        score = neuron.view(n, self.net.n_classes, self.neurons_per_class).amax(2)  # (n, classes)
+        return {
+            "blocks": record,
+            "last": s,
+            "feats": feats,
+            "out_spikes": out_spk,
+            "neuron_score": neuron,
+            "score": score,
+        }
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
@@ -267,14 +290,15 @@ class RSTDP(Rule):
         mod_r = (1 - self.hit_rate) * reward.clamp(min=0)  # (n,)
         mod_p = self.hit_rate * (-reward).clamp(min=0)  # (n,)
         dw = mod_r[:, None] * stdp + mod_p[:, None] * anti  # (n, features)
-        post = torch.nn.functional.one_hot(choice, self.net.n_classes).to(dw.dtype)  # (n, classes)
-        w = self.net.readout.weight
-        w.add_(post.t() @ dw / len(dw), alpha=self.readout_lr).clamp_(0, 1)  # (classes, features)
+        w = self.net.readout.weight  # (outputs, features)
+        post = torch.nn.functional.one_hot(choice, w.shape[0]).to(dw.dtype)  # (n, outputs)
+        w.add_(post.t() @ dw / len(dw), alpha=self.readout_lr).clamp_(0, 1)
         self.hit_rate.lerp_((reward > 0).to(dw.dtype).mean(), 0.05)
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         sim = self.hidden_step(x)
-        choice = sim["score"].argmax(1)  # (n,) the network's decision
-        reward = torch.where(choice == y, 1.0, -1.0).to(x.dtype)  # the only label-dependent signal
+        choice = sim["neuron_score"].argmax(1)  # (n,) the winning output neuron
+        decision = choice // self.neurons_per_class  # (n,) its class: the network's decision
+        reward = torch.where(decision == y, 1.0, -1.0).to(x.dtype)  # the only label-dependent signal
         self.reward_step(choice, *self.readout_eligibility(sim["feats"], choice), reward)
         return {"reward": float(reward.mean()), "hit_rate": float(self.hit_rate)}

@@ -76,3 +76,15 @@ def test_dtp_learns_a_better_inverse(mnist_small):
         for i in range(0, 512, 64):
             last = rule.train_step(x[i : i + 64], y[i : i + 64])["reconstruction"]
     assert last < first
+
+
+def test_dtp_weight_decay_reaches_forward_weights_only():
+    """``weight_decay`` is L2 on the forward weights (it bounds their growth at paper scale); the
+    inverses stay undecayed."""
+    rule = build_rule("dtp", "mlp", SHAPE, 10, hparams={"weight_decay": 1e-5}, seed=0)
+    fwd, inv = rule.optimizer.param_groups
+    assert {id(p) for p in fwd["params"]} == {id(p) for p in rule.net.parameters()}
+    assert {id(p) for p in inv["params"]} == {id(p) for p in rule.inverses.parameters()}
+    assert fwd["weight_decay"] == 1e-5 and inv["weight_decay"] == 0
+    with pytest.raises(ValueError, match="weight_decay"):
+        build_rule("dtp", "mlp", SHAPE, 10, hparams={"weight_decay": -1.0}, seed=0)

@@ -87,3 +87,22 @@ def test_hidden_layers_stay_fixed_after_stdp_batches(mnist_small):
         )
     assert not torch.equal(rule.net.readout.weight, readout), "the readout stopped learning"
     assert int(rule.n_stdp) == 2  # a buffer, so a resumed run keeps the count
+
+
+def test_population_decision_layer(mnist_small):
+    """With ``neurons_per_class`` k, output neuron j votes for class j // k; the decision is the class
+    of the winning neuron and only winning neurons' synapses change."""
+    x, y = mnist_small["x_train"][:32], mnist_small["y_train"][:32]
+    rule = build_rule(
+        "rstdp", "mlp", (1, 28, 28), 10, hparams={"time_steps": 4, "neurons_per_class": 3}, seed=0
+    )
+    assert rule.net.readout.weight.shape[0] == 30
+    sim = rule.simulate(x)
+    neuron = sim["neuron_score"]
+    assert neuron.shape == (32, 30) and sim["score"].shape == (32, 10)
+    assert torch.equal(sim["score"], neuron.view(32, 10, 3).amax(2))
+    assert torch.equal(rule.predict(x).argmax(1), neuron.argmax(1) // 3)
+    w0 = rule.net.readout.weight.clone()
+    rule.train_step(x, y)
+    changed = set(torch.nonzero((rule.net.readout.weight != w0).any(1)).flatten().tolist())
+    assert changed and changed <= set(neuron.argmax(1).tolist()), "a non-winning neuron learned"
