@@ -299,6 +299,8 @@ class RSTDP(Rule):
         sim = self.hidden_step(x)
         choice = sim["neuron_score"].argmax(1)  # (n,) the winning output neuron
         decision = choice // self.neurons_per_class  # (n,) its class: the network's decision
-        reward = torch.where(decision == y, 1.0, -1.0).to(x.dtype)  # the only label-dependent signal
+        reward = torch.where(decision == y, 1.0, -1.0).to(
+            x.dtype
+        )  # the only label-dependent signal
         self.reward_step(choice, *self.readout_eligibility(sim["feats"], choice), reward)
         return {"reward": float(reward.mean()), "hit_rate": float(self.hit_rate)}
