@@ -169,7 +169,7 @@ class RSTDP(Rule):
             record.append({"pre": pre, "spikes": spk, "current": cur})
             s = out.view(T, n, *out.shape[1:])  # (T, n, c, ...)
         feats = s.flatten(2)  # (T, n, features)
-        cur = self.net.readout(feats)  # (T, n, classes)
+        cur = self.net.readout(feats)  # (T, n, outputs): outputs = classes x neurons_per_class
         out_spk, v = self._lif(cur, self.theta_out, subtract=True)
         neuron = out_spk.sum(0) + v / self.theta_out  # (n, outputs): spike count + residual
         score = neuron.view(n, self.net.n_classes, self.neurons_per_class).amax(2)  # (n, classes)
@@ -299,8 +299,7 @@ class RSTDP(Rule):
         sim = self.hidden_step(x)
         choice = sim["neuron_score"].argmax(1)  # (n,) the winning output neuron
         decision = choice // self.neurons_per_class  # (n,) its class: the network's decision
-        reward = torch.where(decision == y, 1.0, -1.0).to(
-            x.dtype
-        )  # the only label-dependent signal
+        # the reward is the only label-dependent signal
+        reward = torch.where(decision == y, 1.0, -1.0).to(x.dtype)
         self.reward_step(choice, *self.readout_eligibility(sim["feats"], choice), reward)
         return {"reward": float(reward.mean()), "hit_rate": float(self.hit_rate)}
