@@ -23,3 +23,14 @@ def guard_block_inputs(net) -> tuple[list[bool], list]:
             calls.append(args[0].grad_fn is None)
 
     return calls, [m.register_forward_pre_hook(hook) for m in [*net.blocks, net.readout]]
+
+
+def step_with_block_guard(rule, x: torch.Tensor, y: torch.Tensor) -> None:
+    """One ``train_step`` in which every block and the readout must run on a graph-free input."""
+    calls, handles = guard_block_inputs(rule.net)
+    try:
+        rule.train_step(x, y)
+    finally:
+        for h in handles:
+            h.remove()
+    assert calls and all(calls), "a block ran on an input still attached to another block's graph"
