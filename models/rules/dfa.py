@@ -18,12 +18,12 @@ import torch
 import torch.nn.functional as F
 
 from models.registry import register
-from models.rules._feedback import setup_feedback_optimizer
-from models.rules.base import Rule, RuleCard
+from models.rules._feedback import FixedFeedbackRule
+from models.rules.base import RuleCard
 
 
 @register
-class DirectFeedbackAlignment(Rule):
+class DirectFeedbackAlignment(FixedFeedbackRule):
     card = RuleCard(
         family="explicit global",
         addresses=(
@@ -42,25 +42,9 @@ class DirectFeedbackAlignment(Rule):
         ),
     )
 
-    def __init__(
-        self,
-        net,
-        *,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        feedback_scale: float = 1.0,
-        optimizer: str = "adam",
-        momentum: float = 0.9,
-    ):
-        super().__init__(net)
-        self.opt = setup_feedback_optimizer(
-            self,
-            lr=lr,
-            weight_decay=weight_decay,
-            feedback_scale=feedback_scale,
-            optimizer=optimizer,
-            momentum=momentum,
-        )
+    def __init__(self, net, **options):
+        """``options``: lr, weight_decay, feedback_scale, optimizer, momentum (``FixedFeedbackRule``)."""
+        super().__init__(net, **options)
         n_cls = net.n_classes
         with torch.no_grad():
             dev = net.readout.weight.device
@@ -70,7 +54,7 @@ class DirectFeedbackAlignment(Rule):
                 # Entries ~ U(-s, s) / sqrt(n_classes): each unit gets an O(|e|) error.
                 b = (
                     (torch.rand(n_cls, *h.shape[1:], device=dev) * 2 - 1)
-                    * feedback_scale
+                    * self.feedback_scale
                     / math.sqrt(n_cls)
                 )
                 self.register_buffer(f"feedback{i}", b)

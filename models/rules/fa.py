@@ -19,8 +19,8 @@ from torch import nn
 from torch.nn.grad import conv2d_input, conv2d_weight
 
 from models.registry import register
-from models.rules._feedback import setup_feedback_optimizer
-from models.rules.base import Rule, RuleCard
+from models.rules._feedback import FixedFeedbackRule
+from models.rules.base import RuleCard
 
 
 class _FALinear(torch.autograd.Function):
@@ -67,7 +67,7 @@ def fa_op(op: nn.Module, feedback: torch.Tensor, x: torch.Tensor) -> torch.Tenso
 
 
 @register
-class FeedbackAlignment(Rule):
+class FeedbackAlignment(FixedFeedbackRule):
     card = RuleCard(
         family="explicit global",
         addresses=("weight transport",),
@@ -81,30 +81,14 @@ class FeedbackAlignment(Rule):
         ),
     )
 
-    def __init__(
-        self,
-        net,
-        *,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        feedback_scale: float = 1.0,
-        optimizer: str = "adam",
-        momentum: float = 0.9,
-    ):
-        super().__init__(net)
-        self.opt = setup_feedback_optimizer(
-            self,
-            lr=lr,
-            weight_decay=weight_decay,
-            feedback_scale=feedback_scale,
-            optimizer=optimizer,
-            momentum=momentum,
-        )
+    def __init__(self, net, **options):
+        """``options``: lr, weight_decay, feedback_scale, optimizer, momentum (``FixedFeedbackRule``)."""
+        super().__init__(net, **options)
         self.ops = [b.op for b in net.blocks] + [net.readout]
         for i, op in enumerate(self.ops):
             w = op.weight
             # Same distribution as the default (Kaiming-uniform) init of W, drawn independently.
-            bound = feedback_scale / math.sqrt(w[0].numel())
+            bound = self.feedback_scale / math.sqrt(w[0].numel())
             self.register_buffer(f"feedback{i}", (torch.rand_like(w) * 2 - 1) * bound)
 
     def feedback(self, i: int) -> torch.Tensor:

@@ -25,9 +25,14 @@ from models.rules.base import Rule, RuleCard
 LOSSES = ("ce", "mse")
 
 
+def _rows(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A per-example vector (n,) shaped to broadcast over ``like`` (n, ...)."""
+    return v.view(-1, *[1] * (like.dim() - 1))
+
+
 def _per_example(ok: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
     """``new`` for the examples where ``ok`` (n,) holds, else ``old`` (n, ...)."""
-    return torch.where(ok.view(-1, *[1] * (old.dim() - 1)), new, old)
+    return torch.where(_rows(ok, old), new, old)
 
 
 @register
@@ -127,15 +132,12 @@ class PredictiveCoding(Rule):
         if self.backtrack:
             return self._infer_backtracking(x, y, values, n_steps)
         for _ in range(n_steps):
-            with torch.enable_grad():
-                values = [a.detach().requires_grad_(True) for a in values]
-                grads = torch.autograd.grad(self.energy(x, values, y), values)
-            values = [
-                (a - self.inference_lr * g).detach() for a, g in zip(values, grads, strict=True)
-            ]
-        return [a.detach() for a in values]
+            _, grads = self._energy_and_grads(x, y, values)
+            values = [a - self.inference_lr * g for a, g in zip(values, grads, strict=True)]
+        return values
 
     def _energy_and_grads(self, x, y, values):
+        """F of every example (n,) and dF/da for every value node, all detached."""
         with torch.enable_grad():
             values = [a.detach().requires_grad_(True) for a in values]
             f = self.energies(x, values, y)  # (n,)
@@ -150,10 +152,7 @@ class PredictiveCoding(Rule):
         step = torch.full((n,), self.inference_lr, device=x.device, dtype=x.dtype)
         f, grads = self._energy_and_grads(x, y, values)
         for _ in range(n_steps):
-            cand = [
-                a - step.view(-1, *[1] * (a.dim() - 1)) * g
-                for a, g in zip(values, grads, strict=True)
-            ]
+            cand = [a - _rows(step, a) * g for a, g in zip(values, grads, strict=True)]
             f_new, g_new = self._energy_and_grads(x, y, cand)
             ok = f_new <= f  # (n,)
             values = [_per_example(ok, c, a) for c, a in zip(cand, values, strict=True)]
