@@ -28,11 +28,11 @@ import yaml
 from brain_data.trainsets import as_tensors, load_trainset, trainset_info
 from models import registry
 from models.rule_config import load_rule_config, resolve_hparams, resolve_training
-from models.training import build_rule, train
+from models.training import LR_SCHEDULES, build_rule, train
 
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS = [
-    "rule", "arch", "trainset", "epochs", "n_train", "batch_size", "overrides",
+    "rule", "arch", "trainset", "epochs", "n_train", "batch_size", "lr_schedule", "overrides",
     "test_acc", "best_test_acc", "reference", "source", "time_s", "device",
 ]  # fmt: skip
 
@@ -82,7 +82,7 @@ def run_one(
     """Train one rule x arch x trainset; the result row (accuracies in %)."""
     cfg = load_rule_config(rule_id)
     budget = resolve_training(config["training"], cfg, trainset, arch, args.budget)
-    for key in ("epochs", "batch_size"):
+    for key in ("epochs", "batch_size", "lr_schedule"):
         if getattr(args, key) is not None:
             budget[key] = getattr(args, key)
     if args.n_train is not None:
@@ -135,6 +135,7 @@ def run_one(
             seed=args.seed,
             log_every=args.log_every,
             on_epoch=on_epoch,
+            lr_schedule=budget.get("lr_schedule", "constant"),
         ).curves
     except _OutOfTime as stop:
         curves = stop.curves
@@ -147,6 +148,7 @@ def run_one(
         "epochs": len(curves["test_accuracy"]),
         "n_train": len(d["y_train"]),
         "batch_size": int(budget["batch_size"]),
+        "lr_schedule": budget.get("lr_schedule", "constant"),
         "overrides": " ".join(args.set + args.arch_set),
         "test_acc": round(100 * accs[-1], 2),
         "best_test_acc": round(100 * max(accs), 2),
@@ -166,6 +168,12 @@ def main() -> None:
     ap.add_argument("--trainsets", nargs="+", default=["mnist", "cifar10"])
     ap.add_argument("--epochs", type=int, default=None, help="override every rule's epochs")
     ap.add_argument("--batch-size", type=int, default=None, help="override every rule's batch size")
+    ap.add_argument(
+        "--lr-schedule",
+        choices=LR_SCHEDULES,
+        default=None,
+        help="override the learning-rate schedule",
+    )
     ap.add_argument(
         "--n-train", type=int, default=None, help="override the training subset (0 = all)"
     )

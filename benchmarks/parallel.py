@@ -4,9 +4,9 @@
         --data-dir bench-data --minutes 24
 
 The job file is a YAML list; each entry names ``rule``, ``arch``, ``trainset`` and optionally
-``batch_size``, ``epochs``, ``n_train``, ``set`` (hyper-parameter overrides, ``{key: value}``), ``arch_set``
-(architecture overrides, e.g. ``{hidden: [1024, 512, 256]}``) and ``minutes`` (wall-clock cap of
-that job). Jobs start in file order, at most ``--workers`` at a time; no job runs
+``batch_size``, ``epochs``, ``n_train``, ``lr_schedule``, ``set`` (hyper-parameter overrides,
+``{key: value}``), ``arch_set`` (architecture overrides, e.g. ``{hidden: [1024, 512, 256]}``) and
+``minutes`` (wall-clock cap of that job). Jobs start in file order, at most ``--workers`` at a time; no job runs
 past ``--minutes`` from the start. Each job logs to ``<out>/logs/`` (its accuracy after every epoch)
 and appends its row to ``<out>/accuracy.csv`` when it ends.
 """
@@ -46,6 +46,8 @@ def job_command(job: dict, args: argparse.Namespace, cap_min: float) -> list[str
     for key in ("batch_size", "epochs", "n_train"):
         if key in job:
             cmd += [f"--{key.replace('_', '-')}", str(int(job[key]))]
+    if "lr_schedule" in job:
+        cmd += ["--lr-schedule", str(job["lr_schedule"])]
     for key in ("set", "arch_set"):
         if job.get(key):
             cmd += [f"--{key.replace('_', '-')}", *(f"{k}={_flow(v)}" for k, v in job[key].items())]
@@ -58,7 +60,14 @@ def job_name(job: dict) -> str:
     extra = extra.replace(" ", "").replace("[", "").replace("]", "").replace(",", "-")
     return "_".join(
         str(p)
-        for p in (job["rule"], job["arch"], job["trainset"], job.get("batch_size", ""), extra)
+        for p in (
+            job["rule"],
+            job["arch"],
+            job["trainset"],
+            job.get("batch_size", ""),
+            job.get("lr_schedule", ""),
+            extra,
+        )
         if p
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from models.rules.base import Rule
 log = logging.getLogger("bioalign.train")
 #: Training images on which the per-epoch training accuracy is measured (a cheap, fixed subset).
 N_TRAIN_EVAL = 2000
+#: Learning-rate schedules over epochs: ``constant``, or ``cosine`` (1 at the first epoch, ~0 at the last).
+LR_SCHEDULES = ("constant", "cosine")
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -72,6 +75,26 @@ def optimizers(rule: Rule) -> dict[str, torch.optim.Optimizer]:
     return found
 
 
+def lr_factor(schedule: str, epoch: int, epochs: int) -> float:
+    """Learning-rate multiplier of ``epoch`` (1-based) of ``epochs`` under ``schedule``."""
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule={schedule!r} is unknown; choose one of {LR_SCHEDULES}")
+    if schedule == "constant":
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / max(epochs, 1)))
+
+
+def scale_learning_rates(rule: Rule, factor: float) -> int:
+    """Set every optimiser's learning rates to ``factor`` x their initial values; returns how many
+    optimisers the rule holds (rates a rule applies by hand, outside an optimiser, are unchanged)."""
+    opts = optimizers(rule)
+    for opt in opts.values():
+        for group in opt.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+            group["lr"] = group["initial_lr"] * factor
+    return len(opts)
+
+
 def _rng_state(gen: torch.Generator) -> dict:
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     state = {
@@ -106,8 +129,12 @@ def train(
     log_every: int = 100,
     resume: dict | None = None,
     on_epoch: Callable[[dict], None] | None = None,
+    lr_schedule: str = "constant",
 ) -> TrainResult:
     """Train ``rule`` for ``epochs`` passes over shuffled minibatches; evaluate after each epoch.
+
+    ``lr_schedule`` (one of ``LR_SCHEDULES``) scales the learning rate of every optimiser the rule
+    holds at the start of each epoch (``lr_factor``).
 
     After every epoch ``on_epoch`` receives the full training state (weights, optimisers, random
     generators, curves); passing that state back as ``resume`` continues the run exactly where it
@@ -115,6 +142,7 @@ def train(
     """
     if epochs < 0 or batch_size < 1:
         raise ValueError(f"epochs={epochs} must be >= 0 and batch_size={batch_size} >= 1")
+    lr_factor(lr_schedule, 1, epochs)  # validates the schedule's name before any work
     gen = torch.Generator().manual_seed(seed)
     curves: dict[str, list[float]] = {"epoch": [], "test_accuracy": [], "train_accuracy": []}
     n_batches = (len(x_train) + batch_size - 1) // batch_size
@@ -134,6 +162,14 @@ def train(
         log.info("resuming after epoch %d of %d", first - 1, n_epochs)
     start = time.perf_counter() - elapsed
     for epoch in range(first, n_epochs + 1):
+        if lr_schedule != "constant":
+            n_opts = scale_learning_rates(rule, lr_factor(lr_schedule, epoch, n_epochs))
+            if not n_opts and epoch == first:
+                log.warning(
+                    "%s holds no optimiser: lr_schedule %r changes nothing",
+                    type(rule).__name__,
+                    lr_schedule,
+                )
         rule.train()
         order = torch.randperm(len(x_train), generator=gen)
         sums: dict[str, float] = {}

@@ -77,6 +77,7 @@ def main() -> None:
         epochs=int(tr["epochs"]),
         batch_size=int(tr["batch_size"]),
         seed=p["seed"],
+        lr_schedule=tr.get("lr_schedule", "constant"),
         resume=load_resume(resume_path, digest),
         on_epoch=lambda state: save_resume(resume_path, state, digest),
     )

@@ -21,6 +21,7 @@ def test_job_command_round_trips_overrides():
         "trainset": "mnist",
         "batch_size": 64,
         "n_train": 500,
+        "lr_schedule": "cosine",
         "set": {"lr": 0.0002, "beta": 0.5},
         "arch_set": {"hidden": [1024, 512, 256]},
     }
@@ -28,10 +29,11 @@ def test_job_command_round_trips_overrides():
     cmd = job_command(job, args, 2.5)
     assert cmd[cmd.index("--batch-size") + 1] == "64" and cmd[cmd.index("--n-train") + 1] == "500"
     assert cmd[cmd.index("--max-minutes") + 1] == "2.5"
+    assert cmd[cmd.index("--lr-schedule") + 1] == "cosine"
     sets = cmd[cmd.index("--set") + 1 : cmd.index("--arch-set")]
     assert _parse_set(sets) == {"lr": 0.0002, "beta": 0.5}
     assert _parse_set(cmd[cmd.index("--arch-set") + 1 :]) == {"hidden": [1024, 512, 256]}
-    assert job_name(job) == "dtp_mlp_mnist_64_beta0.5_hidden1024-512-256_lr0.0002"
+    assert job_name(job) == "dtp_mlp_mnist_64_cosine_beta0.5_hidden1024-512-256_lr0.0002"
 
 
 def test_parallel_runs_jobs_and_caps_their_time(tmp_path, mnist_small):
@@ -54,3 +56,16 @@ def test_parallel_runs_jobs_and_caps_their_time(tmp_path, mnist_small):
     assert capped["epochs"] == "1", "the wall-clock cap did not stop the run after one epoch"
     assert full["reference"] == "98.6" and "| bp | mlp | mnist | 2 |" in out.stdout
     assert (tmp_path / "out" / "logs" / "bp_mlp_mnist_hidden64.log").is_file()
+
+
+def test_gpu_job_file_names_known_rules_and_keys():
+    from models import registry
+
+    keys = {"rule", "arch", "trainset", "batch_size", "epochs", "n_train", "lr_schedule", "set",
+            "arch_set", "minutes"}  # fmt: skip
+    jobs = yaml.safe_load((REPO / "benchmarks" / "full_gpu.yaml").read_text())
+    args = argparse.Namespace(out=Path("o"), data_dir=None)
+    for job in jobs:
+        assert set(job) <= keys and job["rule"] in registry.available(), job
+        assert job_command(job, args, 1.0)[:3] == [sys.executable, "-m", "benchmarks.accuracy"]
+    assert len({job_name(j) for j in jobs}) == len(jobs), "two jobs would share one log"

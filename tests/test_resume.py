@@ -27,8 +27,12 @@ def _roundtrip(state: dict) -> dict:
     return torch.load(buf, weights_only=True)
 
 
-@pytest.mark.parametrize("rule_id", ["bp", "np", "dni", "hebbian"])
-def test_resumed_training_equals_uninterrupted(rule_id, mnist_small):
+@pytest.mark.parametrize(
+    "rule_id, schedule",
+    [("bp", "constant"), ("np", "constant"), ("dni", "constant"), ("hebbian", "constant"),
+     ("bp", "cosine")],
+)  # fmt: skip
+def test_resumed_training_equals_uninterrupted(rule_id, schedule, mnist_small):
     x, y = mnist_small["x_train"][:1024], mnist_small["y_train"][:1024]
     xt, yt = mnist_small["x_test"][:200], mnist_small["y_test"][:200]
 
@@ -44,6 +48,7 @@ def test_resumed_training_equals_uninterrupted(rule_id, mnist_small):
             batch_size=64,
             seed=3,
             log_every=0,
+            lr_schedule=schedule,
             resume=resume,
             on_epoch=None if keep is None else lambda s: keep.append(_roundtrip(s)),
         )

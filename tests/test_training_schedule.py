@@ -1,0 +1,55 @@
+"""The learning-rate schedule of the shared training loop (full budget: cosine over the epochs)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from models.training import build_rule, lr_factor, optimizers, train
+
+ARCH = {"hidden": [64], "activation": "relu"}
+
+
+def test_cosine_factor_runs_from_one_to_near_zero():
+    factors = [lr_factor("cosine", e, 30) for e in range(1, 31)]
+    assert factors[0] == 1.0 and all(a > b for a, b in zip(factors, factors[1:], strict=False))
+    assert 0 < factors[-1] < 0.01
+    assert factors[15] == pytest.approx(0.5 * (1 + math.cos(math.pi * 15 / 30)))
+    assert lr_factor("constant", 30, 30) == 1.0
+
+
+def test_unknown_schedule_is_refused_before_training(mnist_small):
+    rule = build_rule("bp", "mlp", (1, 28, 28), 10, arch_params=ARCH, seed=0)
+    x, y = mnist_small["x_train"][:64], mnist_small["y_train"][:64]
+    with pytest.raises(ValueError, match="lr_schedule='step' is unknown"):
+        train(rule, x, y, x, y, epochs=1, batch_size=32, lr_schedule="step")
+
+
+@pytest.mark.parametrize("rule_id", ["bp", "dtp"])  # one optimiser; several (forward + inverses)
+def test_every_optimiser_follows_the_schedule(rule_id, mnist_small):
+    x, y = mnist_small["x_train"][:256], mnist_small["y_train"][:256]
+    rule = build_rule(rule_id, "mlp", (1, 28, 28), 10, arch_params=ARCH, seed=0)
+    base = {
+        (name, i): g["lr"]
+        for name, opt in optimizers(rule).items()
+        for i, g in enumerate(opt.param_groups)
+    }
+    seen: list[dict] = []
+
+    def record(state: dict) -> None:
+        seen.append(
+            {
+                (name, i): g["lr"]
+                for name, opt in optimizers(rule).items()
+                for i, g in enumerate(opt.param_groups)
+            }
+        )
+
+    train(
+        rule, x, y, x[:64], y[:64], epochs=4, batch_size=64, on_epoch=record, lr_schedule="cosine"
+    )
+    assert base and len(seen) == 4
+    for epoch, lrs in enumerate(seen, start=1):
+        for key, lr in lrs.items():
+            assert lr == pytest.approx(base[key] * lr_factor("cosine", epoch, 4)), (epoch, key)
