@@ -26,28 +26,30 @@ def test_unknown_schedule_is_refused_before_training(mnist_small):
         train(rule, x, y, x, y, epochs=1, batch_size=32, lr_schedule="step")
 
 
-@pytest.mark.parametrize("rule_id", ["bp", "dtp"])  # one optimiser; several (forward + inverses)
-def test_every_optimiser_follows_the_schedule(rule_id, mnist_small):
-    x, y = mnist_small["x_train"][:256], mnist_small["y_train"][:256]
-    rule = build_rule(rule_id, "mlp", (1, 28, 28), 10, arch_params=ARCH, seed=0)
-    base = {
+def _rates(rule) -> dict:
+    """Every optimiser's learning rate, by (optimiser, parameter group)."""
+    return {
         (name, i): g["lr"]
         for name, opt in optimizers(rule).items()
         for i, g in enumerate(opt.param_groups)
     }
-    seen: list[dict] = []
 
-    def record(state: dict) -> None:
-        seen.append(
-            {
-                (name, i): g["lr"]
-                for name, opt in optimizers(rule).items()
-                for i, g in enumerate(opt.param_groups)
-            }
-        )
 
+@pytest.mark.parametrize("rule_id", ["bp", "dni", "dtp"])  # one optimiser; two; param groups
+def test_every_optimiser_follows_the_schedule(rule_id, mnist_small):
+    x, y = mnist_small["x_train"][:256], mnist_small["y_train"][:256]
+    rule = build_rule(rule_id, "mlp", (1, 28, 28), 10, arch_params=ARCH, seed=0)
+    base, seen = _rates(rule), []
     train(
-        rule, x, y, x[:64], y[:64], epochs=4, batch_size=64, on_epoch=record, lr_schedule="cosine"
+        rule,
+        x,
+        y,
+        x[:64],
+        y[:64],
+        epochs=4,
+        batch_size=64,
+        on_epoch=lambda state: seen.append(_rates(rule)),
+        lr_schedule="cosine",
     )
     assert base and len(seen) == 4
     for epoch, lrs in enumerate(seen, start=1):
