@@ -5,9 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from models.training import build_rule
+from tests.rules.scaffold import SHAPE
 from tests.rules.scaffold import random_batch as _batch
-
-SHAPE = (1, 28, 28)
 
 
 def test_feedback_fixed_and_shaped_like_block_outputs():

@@ -4,9 +4,8 @@ import torch
 import torch.nn.functional as F
 
 from models.training import build_rule
+from tests.rules.scaffold import SHAPE
 from tests.rules.scaffold import random_batch as _batch
-
-SHAPE = (1, 28, 28)
 
 
 def _grads(net):

@@ -7,9 +7,9 @@ import torch
 
 from models.rules._ff_common import LabelEmbedding
 from models.training import build_rule
+from tests.rules.scaffold import SHAPE
 from tests.rules.scaffold import random_batch as _batch
 
-SHAPE = (1, 28, 28)
 CASES = [
     ("mlp", {}),
     ("cnn", {"variant": "channel"}),

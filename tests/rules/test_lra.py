@@ -6,10 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from models.training import build_rule
+from tests.rules.scaffold import SHAPE, step_with_block_guard
 from tests.rules.scaffold import random_batch as _batch
-from tests.rules.scaffold import step_with_block_guard
-
-SHAPE = (1, 28, 28)
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])

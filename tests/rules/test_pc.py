@@ -10,9 +10,9 @@ from torch import nn
 from models import arch as arch_lib
 from models import registry
 from models.training import build_rule
+from tests.rules.scaffold import SHAPE
 from tests.rules.scaffold import random_batch as _batch
 
-SHAPE = (1, 28, 28)
 SMALL = {"mlp": {"hidden": [64, 32]}, "cnn": {"channels": [8, 16, 16], "hidden": 32}}
 
 

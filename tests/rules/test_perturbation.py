@@ -6,9 +6,8 @@ import torch.nn.functional as F
 
 from models.rules._fb_perturb import clean_pass, ops
 from models.training import build_rule
+from tests.rules.scaffold import SHAPE
 from tests.rules.scaffold import random_batch as _batch
-
-SHAPE = (1, 28, 28)
 
 
 @pytest.fixture(params=["np", "wp"])

@@ -6,9 +6,8 @@ import pytest
 import torch
 
 from models.training import build_rule
+from tests.rules.scaffold import SHAPE
 from tests.rules.scaffold import random_batch as _batch
-
-SHAPE = (1, 28, 28)
 
 
 def _rule(arch, seed=0, **hp):
