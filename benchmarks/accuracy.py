@@ -85,6 +85,7 @@ def run_one(
     for key in ("epochs", "batch_size", "lr_schedule"):
         if getattr(args, key) is not None:
             budget[key] = getattr(args, key)
+    budget.setdefault("lr_schedule", "constant")
     if args.n_train is not None:
         budget["n_train"] = args.n_train or None
     d = as_tensors(
@@ -135,7 +136,7 @@ def run_one(
             seed=args.seed,
             log_every=args.log_every,
             on_epoch=on_epoch,
-            lr_schedule=budget.get("lr_schedule", "constant"),
+            lr_schedule=budget["lr_schedule"],
         ).curves
     except _OutOfTime as stop:
         curves = stop.curves
@@ -148,7 +149,7 @@ def run_one(
         "epochs": len(curves["test_accuracy"]),
         "n_train": len(d["y_train"]),
         "batch_size": int(budget["batch_size"]),
-        "lr_schedule": budget.get("lr_schedule", "constant"),
+        "lr_schedule": budget["lr_schedule"],
         "overrides": " ".join(args.set + args.arch_set),
         "test_acc": round(100 * accs[-1], 2),
         "best_test_acc": round(100 * max(accs), 2),
