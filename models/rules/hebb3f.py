@@ -19,11 +19,12 @@ import torch.nn.functional as F
 
 from models.registry import register
 from models.rules._hebb_local import outer, soft_hebb_step
+from models.rules._standardised_readout import StandardisedReadout
 from models.rules.base import Rule, RuleCard
 
 
 @register
-class Hebb3F(Rule):
+class Hebb3F(StandardisedReadout, Rule):
     card = RuleCard(
         family="explicit global",
         addresses=(
@@ -68,25 +69,8 @@ class Hebb3F(Rule):
         )
         self.lr, self.temperature, self.readout_lr = lr, temperature, readout_lr
         self.choice_temperature, self.baseline_rate = choice_temperature, baseline_rate
-        n_feat = net.readout.in_features
         self.register_buffer("reward_baseline", torch.full((), 1.0 / net.n_classes))
-        self.register_buffer("feat_mean", torch.zeros(n_feat))  # running feature statistics
-        self.register_buffer("feat_var", torch.ones(n_feat))
-        self.register_buffer("n_seen", torch.zeros((), dtype=torch.long))
-
-    def standardise(self, feats: torch.Tensor) -> torch.Tensor:
-        """The readout's input: features scaled by their running statistics (n, features)."""
-        return (feats - self.feat_mean) / (self.feat_var + 1e-5).sqrt()
-
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.readout(self.standardise(self.net.features(x)))
-
-    @torch.no_grad()
-    def layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        acts = self.net.forward_layers(x)
-        acts["out"] = self.net.readout(self.standardise(acts[self.net.blocks[-1].name].flatten(1)))
-        return acts
+        self.init_feature_stats(net.readout.in_features)
 
     @torch.no_grad()
     def act(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
@@ -99,10 +83,7 @@ class Hebb3F(Rule):
             )["winner_share"]
             x = block(pre)
         feats = x.flatten(1)  # (n, features)
-        self.n_seen += 1
-        m = max(1.0 / float(self.n_seen), 0.01)
-        self.feat_mean.lerp_(feats.mean(0), m)
-        self.feat_var.lerp_(feats.var(0, unbiased=False), m)
+        self.track_features(feats)
         h = self.standardise(feats)
         probs = torch.softmax(self.net.readout(h) / self.choice_temperature, dim=1)  # (n, classes)
         choice = torch.multinomial(probs, 1).squeeze(1)  # (n,) from torch's global RNG

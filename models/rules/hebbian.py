@@ -17,11 +17,12 @@ import torch.nn.functional as F
 
 from models.registry import register
 from models.rules._hebb_local import soft_hebb_step
+from models.rules._standardised_readout import StandardisedReadout
 from models.rules.base import Rule, RuleCard
 
 
 @register
-class Hebbian(Rule):
+class Hebbian(StandardisedReadout, Rule):
     card = RuleCard(
         family="implicit",
         addresses=(
@@ -66,10 +67,7 @@ class Hebbian(Rule):
             lr_decay,
         )
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
-        n_feat = net.readout.in_features
-        self.register_buffer("feat_mean", torch.zeros(n_feat))  # running feature statistics
-        self.register_buffer("feat_var", torch.ones(n_feat))
-        self.register_buffer("n_seen", torch.zeros((), dtype=torch.long))
+        self.init_feature_stats(net.readout.in_features)
         self.optimizer = torch.optim.Adam(net.readout.parameters(), lr=readout_lr)
 
     def hebbian_step(self, x: torch.Tensor) -> dict[str, float]:
@@ -86,32 +84,10 @@ class Hebbian(Rule):
         self._features = x.flatten(1)  # (n, features) after the last block
         return stats
 
-    @torch.no_grad()
-    def _track(self, feats: torch.Tensor) -> None:
-        """Label-free running mean/variance of the readout's input (cumulative, then EMA 0.01)."""
-        self.n_seen += 1
-        m = max(1.0 / float(self.n_seen), 0.01)
-        self.feat_mean.lerp_(feats.mean(0), m)
-        self.feat_var.lerp_(feats.var(0, unbiased=False), m)
-
-    def standardise(self, feats: torch.Tensor) -> torch.Tensor:
-        """The readout's input: features scaled by their running statistics (n, features)."""
-        return (feats - self.feat_mean) / (self.feat_var + 1e-5).sqrt()
-
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.readout(self.standardise(self.net.features(x)))
-
-    @torch.no_grad()
-    def layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        acts = self.net.forward_layers(x)
-        acts["out"] = self.net.readout(self.standardise(acts[self.net.blocks[-1].name].flatten(1)))
-        return acts
-
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         stats = self.hebbian_step(x)
         feats = self._features.detach()
-        self._track(feats)
+        self.track_features(feats)
         self.optimizer.zero_grad(set_to_none=True)
         loss = F.cross_entropy(self.net.readout(self.standardise(feats)), y)
         loss.backward()  # reaches the readout only: the features are detached
