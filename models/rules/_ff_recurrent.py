@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.rules._ff_common import ff_loss, goodness, normalize, readout_loss, wrong_labels
+from models.rules._local_util import NamedLossesStep
 from models.rules.base import Rule
 
 
@@ -59,7 +60,7 @@ class Projection(nn.Module):
         return out.view(-1, *self.dst)  # (n, prod(dst)) -> (n, *dst)
 
 
-class RecurrentFFBase(Rule):
+class RecurrentFFBase(NamedLossesStep, Rule):
     """Recurrent FF over the shared blocks: image at the bottom, label at the top (Hinton 2022, sec. 4)."""
 
     def __init__(

@@ -1,8 +1,10 @@
-"""Helpers shared by the block-local rules (``dni``, ``local_loss``): decoupled forward passes.
+"""Helpers shared by the block-local rules: decoupled forward passes and one-optimiser local steps.
 
 Not a rule (the leading underscore keeps the registry away). A *decoupled* forward pass feeds each
 block a detached copy of the previous block's output, so autograd can never carry an error from a
-block back into the blocks below it.
+block back into the blocks below it. ``LocalLossesStep`` (local_loss, hsic, local_signal) and
+``NamedLossesStep`` (ff, rff, pff, sigprop) are the ``train_step`` of rules that sum such local
+losses and take one optimiser step.
 """
 
 from __future__ import annotations
@@ -70,3 +72,18 @@ class LocalLossesStep:
         }
         out["loss"] = float(losses[-1].detach())
         return out
+
+
+class NamedLossesStep:
+    """``train_step`` of rules whose ``local_losses(x, y)`` returns ``{name: loss}`` on disjoint graphs.
+
+    One backward of the sum is one backward per local loss; one ``optimizer`` takes the step and the
+    metrics are ``loss_<name>`` (the forward-forward family and signal propagation).
+    """
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        self.optimizer.zero_grad(set_to_none=True)
+        losses = self.local_losses(x, y)
+        sum(losses.values()).backward()
+        self.optimizer.step()
+        return {f"loss_{k}": float(v.detach()) for k, v in losses.items()}

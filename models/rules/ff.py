@@ -30,11 +30,12 @@ from models.rules._ff_common import (
     symba_loss,
     wrong_labels,
 )
+from models.rules._local_util import NamedLossesStep
 from models.rules.base import Rule, RuleCard
 
 
 @register
-class ForwardForward(Rule):
+class ForwardForward(NamedLossesStep, Rule):
     card = RuleCard(
         family="explicit local synergistic: forward-only",
         addresses=(
@@ -157,13 +158,6 @@ class ForwardForward(Rule):
             logits = self.alpha * class_goodness(h, self.net.n_classes)  # (n, n_classes)
             losses[block.name] = F.cross_entropy(logits, y)
         return losses
-
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        self.optimizer.zero_grad(set_to_none=True)
-        losses = self.local_losses(x, y)
-        sum(losses.values()).backward()
-        self.optimizer.step()
-        return {f"loss_{k}": float(v.detach()) for k, v in losses.items()}
 
     # --- inference -----------------------------------------------------------------------
     def _forward(self, x_embedded: torch.Tensor) -> list[torch.Tensor]:

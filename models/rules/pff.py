@@ -105,13 +105,6 @@ class PredictiveForwardForward(RecurrentFFBase):
             )
         return losses
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        self.optimizer.zero_grad(set_to_none=True)
-        losses = self.local_losses(x, y)
-        sum(losses.values()).backward()
-        self.optimizer.step()
-        return {f"loss_{k}": float(v.detach()) for k, v in losses.items()}
-
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """The generative circuit's prediction of the image from the settled first layer (neutral label)."""

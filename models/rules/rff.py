@@ -75,10 +75,3 @@ class RecurrentForwardForward(RecurrentFFBase):
     def local_losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """One goodness loss per block and the readout's loss (``"out"``)."""
         return self.ff_losses(x, y)[0]
-
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        self.optimizer.zero_grad(set_to_none=True)
-        losses = self.local_losses(x, y)
-        sum(losses.values()).backward()
-        self.optimizer.step()
-        return {f"loss_{k}": float(v.detach()) for k, v in losses.items()}

@@ -20,11 +20,12 @@ from torch import nn
 
 from models.registry import register
 from models.rules._ff_common import normalize, readout_loss
+from models.rules._local_util import NamedLossesStep
 from models.rules.base import Rule, RuleCard
 
 
 @register
-class SignalPropagation(Rule):
+class SignalPropagation(NamedLossesStep, Rule):
     card = RuleCard(
         family="explicit local synergistic: forward-only",
         addresses=(
@@ -99,13 +100,6 @@ class SignalPropagation(Rule):
             losses[block.name] = F.cross_entropy(sim / self.temperature, y)
         losses["out"] = readout_loss(self.net.readout, normalize(h_x), y)
         return losses
-
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        self.optimizer.zero_grad(set_to_none=True)
-        losses = self.local_losses(x, y)
-        sum(losses.values()).backward()
-        self.optimizer.step()
-        return {f"loss_{k}": float(v.detach()) for k, v in losses.items()}
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
