@@ -64,9 +64,11 @@ class PredictiveCoding(Rule):
         output_loss: str = "ce",
         output_weight: float = 1.0,
         backtrack: bool = False,
+        weight_decay: float = 0.0,
     ):
         super().__init__(net)
         self._check_positive(lr=lr, inference_lr=inference_lr, output_weight=output_weight)
+        self._check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
         self._check(
             "n_inference",
             n_inference,
@@ -78,7 +80,13 @@ class PredictiveCoding(Rule):
         self.backtrack = backtrack
         self.lr, self.n_inference, self.inference_lr = lr, n_inference, inference_lr
         self.output_loss, self.output_weight = output_loss, output_weight
-        self.optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+        # Decoupled decay (AdamW): the inferred errors shrink ~inference_lr-fold per layer below the
+        # output, so an L2 term added to these gradients would swamp the lower layers' updates.
+        self.weight_decay = weight_decay
+        if weight_decay > 0:
+            self.optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+        else:
+            self.optimizer = torch.optim.Adam(net.parameters(), lr=lr)
 
     # --- the network's pieces ----------------------------------------------------------
     def rate(self, i: int, a: torch.Tensor) -> torch.Tensor:

@@ -25,8 +25,11 @@ def guard_block_inputs(net) -> tuple[list[bool], list]:
     return calls, [m.register_forward_pre_hook(hook) for m in [*net.blocks, net.readout]]
 
 
-def step_with_block_guard(rule, x: torch.Tensor, y: torch.Tensor) -> None:
-    """One ``train_step`` in which every block and the readout must run on a graph-free input."""
+def step_with_block_guard(
+    rule, x: torch.Tensor, y: torch.Tensor, n_calls: int | None = None
+) -> None:
+    """One ``train_step`` in which every block and the readout must run on a graph-free input
+    (and, given ``n_calls``, exactly that many block/readout calls are made with autograd on)."""
     calls, handles = guard_block_inputs(rule.net)
     try:
         rule.train_step(x, y)
@@ -34,3 +37,5 @@ def step_with_block_guard(rule, x: torch.Tensor, y: torch.Tensor) -> None:
         for h in handles:
             h.remove()
     assert calls and all(calls), "a block ran on an input still attached to another block's graph"
+    if n_calls is not None:
+        assert len(calls) == n_calls, f"{len(calls)} block/readout calls, expected {n_calls}"

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from models.training import build_rule
+from tests.rules.scaffold import step_with_block_guard
 
 SHAPE, N_CLASSES = (1, 28, 28), 10
 
@@ -56,17 +57,7 @@ def _update_of_block_after_perturbing_above(rule_id, arch, k, x, y):
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
 def test_blocks_receive_detached_inputs(arch, mnist_small):
     rule = _rule("dni", arch)
-    seen = []
-
-    def check(module, args):
-        seen.append(args[0].grad_fn is None)
-
-    hooks = [b.register_forward_pre_hook(check) for b in rule.net.blocks]
-    hooks.append(rule.net.readout.register_forward_pre_hook(check))
-    rule.train_step(*_batch(mnist_small))
-    for h in hooks:
-        h.remove()
-    assert len(seen) == len(rule.net.blocks) + 1 and all(seen)
+    step_with_block_guard(rule, *_batch(mnist_small), n_calls=len(rule.net.blocks) + 1)
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])

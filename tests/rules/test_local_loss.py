@@ -8,6 +8,7 @@ import torch
 
 from models.rules.local_loss import similarity_matrix
 from models.training import build_rule
+from tests.rules.scaffold import step_with_block_guard
 
 SHAPE, N_CLASSES = (1, 28, 28), 10
 
@@ -53,17 +54,7 @@ def _update_of_block_after_perturbing_above(rule_id, arch, k, x, y, **hp):
 def test_no_gradient_crosses_a_block_boundary(arch, mnist_small):
     """Every block (and the readout) receives a detached input during train_step."""
     rule = _rule("local_loss", arch)
-    seen = []
-
-    def check(module, args):
-        seen.append(args[0].grad_fn is None)
-
-    hooks = [b.register_forward_pre_hook(check) for b in rule.net.blocks]
-    hooks.append(rule.net.readout.register_forward_pre_hook(check))
-    rule.train_step(*_batch(mnist_small))
-    for h in hooks:
-        h.remove()
-    assert len(seen) == len(rule.net.blocks) + 1 and all(seen)
+    step_with_block_guard(rule, *_batch(mnist_small), n_calls=len(rule.net.blocks) + 1)
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])

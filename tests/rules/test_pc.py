@@ -104,3 +104,23 @@ def test_backtracking_inference_never_raises_any_examples_energy(arch):
     assert (f_plain.diff(dim=0) > 1e-6).any(), "plain inference at this step size should overshoot"
     assert (f_safe.diff(dim=0) <= 1e-6).all(), "backtracking inference raised an example's energy"
     assert (f_safe[-1] < f_safe[0]).float().mean() > 0.5, "backtracking inference made no progress"
+
+
+def test_pc_weight_decay_is_decoupled_from_the_local_updates():
+    """``weight_decay`` shrinks every weight by ``lr * weight_decay`` (AdamW) on top of the same Adam
+    step: an L2 term added to the PC gradients would swamp the small errors that reach the lower
+    layers after a few inference steps."""
+    x, y = _batch()
+    lr, wd = 1e-2, 0.5
+
+    def pc(**hp):
+        return build_rule("pc", "cnn", SHAPE, 10, arch_params=SMALL["cnn"], hparams=hp, seed=0)
+
+    plain, decayed = pc(lr=lr), pc(lr=lr, weight_decay=wd)
+    before = [p.detach().clone() for p in plain.net.parameters()]
+    plain.train_step(x, y)
+    decayed.train_step(x, y)
+    for w0, p, q in zip(before, plain.net.parameters(), decayed.net.parameters(), strict=True):
+        assert torch.allclose(q - p, -lr * wd * w0, atol=1e-6)
+    with pytest.raises(ValueError, match="weight_decay"):
+        build_rule("pc", "mlp", SHAPE, 10, hparams={"weight_decay": -1.0}, seed=0)
