@@ -83,10 +83,9 @@ class PredictiveCoding(Rule):
         # Decoupled decay (AdamW): the inferred errors shrink ~inference_lr-fold per layer below the
         # output, so an L2 term added to these gradients would swamp the lower layers' updates.
         self.weight_decay = weight_decay
-        if weight_decay > 0:
-            self.optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
-        else:
-            self.optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+        self.optimizer = torch.optim.Adam(
+            net.parameters(), lr=lr, weight_decay=weight_decay, decoupled_weight_decay=True
+        )
 
     # --- the network's pieces ----------------------------------------------------------
     def rate(self, i: int, a: torch.Tensor) -> torch.Tensor:
