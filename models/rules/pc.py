@@ -8,8 +8,13 @@ initialises the a_l by a forward pass, then runs ``n_inference`` gradient steps 
 ``F = sum_l 0.5 ||a_l - mu_l||^2 + output_weight * L_out(mu_out, y)``, i.e.
 ``da_l = -e_l + r'(a_l) ⊙ W_{l+1}^T e_{l+1}`` with ``e_l = a_l - mu_l``. With ``backtrack`` an
 example keeps a step only if its own F falls (else its step size halves), so inference cannot
-diverge. Then every weight takes the local, Hebbian-like step ``dW_l ∝ e_l r(a_{l-1})^T`` (post-synaptic error x pre-synaptic rate), the
-gradient of F on a detached pre-synaptic input.
+diverge. With ``curvature_steps`` the step of node a_l is ``inference_lr / c_l``, where
+``c_l = 1 + g ||W_{l+1}||_2^2`` bounds the energy's curvature in a_l (|act'| <= 1, pooling
+contracts; g = output_weight x 1/2 (ce) or 1 (mse) at the readout, else 1; ``||.||_2`` by one
+warm-started power iteration per minibatch). The couplings between layers at most double the
+curvature of the linearised energy, so relative steps <= 1/2 descend and <= 1 cannot diverge,
+however large the weights grow. Then every weight takes the local, Hebbian-like step ``dW_l ∝ e_l r(a_{l-1})^T``
+(post-synaptic error x pre-synaptic rate), the gradient of F on a detached pre-synaptic input.
 Reference: Whittington & Bogacz (2017) Neural Computation 29(5):1229-1262; Millidge, Tschantz &
 Buckley (2022) Neural Computation 34(6):1329 (PC approximates backprop).
 """
@@ -20,9 +25,13 @@ import torch
 import torch.nn.functional as F
 
 from models.registry import register
+from models.rules._pc_local import block_io_shapes
 from models.rules.base import Rule, RuleCard
 
 LOSSES = ("ce", "mse")
+# largest Hessian eigenvalue of the output energy in the logits
+OUT_CURVATURE = {"ce": 0.5, "mse": 1.0}
+POWER_WARMUP = 20  # power iterations at the first minibatch; one per minibatch after that
 
 
 def _rows(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -33,6 +42,16 @@ def _rows(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 def _per_example(ok: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
     """``new`` for the examples where ``ok`` (n,) holds, else ``old`` (n, ...)."""
     return torch.where(_rows(ok, old), new, old)
+
+
+def _power_iteration(affine, u: torch.Tensor) -> tuple[float, torch.Tensor]:
+    """One power iteration of ``J^T J`` for the linear part J of ``affine``: ``(||J u||^2, unit
+    J^T J u)`` for a unit-norm ``u`` (1, ...); ``||J u||^2`` converges to ``||J||_2^2`` from below."""
+    with torch.enable_grad():
+        u = u.detach().requires_grad_(True)
+        ju = affine(u) - affine(torch.zeros_like(u))  # drop the bias
+        (jtju,) = torch.autograd.grad(ju, u, grad_outputs=ju.detach())
+    return float(ju.detach().pow(2).sum()), jtju / jtju.norm().clamp_min(1e-12)
 
 
 @register
@@ -50,7 +69,10 @@ class PredictiveCoding(Rule):
             "passes r'(a_l) and the pooling routing through W^T, so weight transport and derivative "
             "transport remain. layers()/predict() use the feed-forward pass (the inference "
             "initialisation). With backtrack (the default config), an example keeps an inference "
-            "step only if its energy falls, else its step size halves: same cost, no divergence."
+            "step only if its energy falls, else its step size halves: same cost, no divergence. "
+            "With curvature_steps each value node's step is divided by 1 + ||W_{l+1}||_2^2, the "
+            "bound on its energy's curvature (per-layer time constants that follow the synaptic "
+            "gain), so the truncated inference keeps approximating the gradient as weights grow."
         ),
     )
 
@@ -65,6 +87,7 @@ class PredictiveCoding(Rule):
         output_weight: float = 1.0,
         backtrack: bool = False,
         weight_decay: float = 0.0,
+        curvature_steps: bool = False,
     ):
         super().__init__(net)
         self._check_positive(lr=lr, inference_lr=inference_lr, output_weight=output_weight)
@@ -77,7 +100,14 @@ class PredictiveCoding(Rule):
         )
         self._check("output_loss", output_loss, output_loss in LOSSES, f"one of {LOSSES}")
         self._check("backtrack", backtrack, isinstance(backtrack, bool), "a bool")
-        self.backtrack = backtrack
+        self._check("curvature_steps", curvature_steps, isinstance(curvature_steps, bool), "a bool")
+        self.backtrack, self.curvature_steps = backtrack, curvature_steps
+        if curvature_steps:  # warm-started power-iteration vectors of W_2 .. W_L, W_out (buffers)
+            gen = torch.Generator().manual_seed(0)
+            for i, (_, _, out_shape) in enumerate(block_io_shapes(net)):
+                u = torch.randn(1, *out_shape, generator=gen)
+                self.register_buffer(f"_power_{i}", u / u.norm())
+            self.register_buffer("_power_warm", torch.tensor(False))
         self.lr, self.n_inference, self.inference_lr = lr, n_inference, inference_lr
         self.output_loss, self.output_weight = output_loss, output_weight
         # Decoupled decay (AdamW): the inferred errors shrink ~inference_lr-fold per layer below the
@@ -119,6 +149,33 @@ class PredictiveCoding(Rule):
         e = sum(0.5 * (a - mu).pow(2).flatten(1).sum(1) for a, mu in zip(values, mus, strict=True))
         return e + self.output_weight * self.out_energy(mu_out, y)
 
+    def _affine_above(self, i: int):
+        """The map from node ``i``'s rate to the next prediction: W_{i+2} (block i+1) or W_out."""
+        if i + 1 < len(self.net.blocks):
+            block = self.net.blocks[i + 1]
+            return lambda r: block.op(block.prepare(r))
+        return lambda r: self.net.readout(r.flatten(1))
+
+    @torch.no_grad()
+    def step_scales(self, refine: bool = False) -> list[float]:
+        """Each value node's step relative to ``inference_lr``: ``1 / c_l`` with ``curvature_steps``
+        (``refine`` advances the power iterations first), else 1."""
+        if not self.curvature_steps:
+            return [1.0] * len(self.net.blocks)
+        n_iter = (1 if self._power_warm else POWER_WARMUP) if refine else 0
+        self._power_warm.fill_(bool(self._power_warm) or refine)
+        scales = []
+        for i in range(len(self.net.blocks)):
+            u, affine = getattr(self, f"_power_{i}"), self._affine_above(i)
+            for _ in range(n_iter):
+                _, u = _power_iteration(affine, u)
+                getattr(self, f"_power_{i}").copy_(u)
+            norm_sq, _ = _power_iteration(affine, u)
+            top = i + 1 == len(self.net.blocks)
+            gain = self.output_weight * OUT_CURVATURE[self.output_loss] if top else 1.0
+            scales.append(1.0 / (1.0 + gain * norm_sq))
+        return scales
+
     # --- inference and learning --------------------------------------------------------
     @torch.no_grad()
     def init_values(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -136,11 +193,14 @@ class PredictiveCoding(Rule):
         """Relaxed value nodes after ``n_steps`` (default ``n_inference``) gradient steps on F."""
         n_steps = self.n_inference if n_steps is None else n_steps
         values = self.init_values(x)
+        scales = self.step_scales()  # one per value node
         if self.backtrack:
-            return self._infer_backtracking(x, y, values, n_steps)
+            return self._infer_backtracking(x, y, values, n_steps, scales)
         for _ in range(n_steps):
             _, grads = self._energy_and_grads(x, y, values)
-            values = [a - self.inference_lr * g for a, g in zip(values, grads, strict=True)]
+            values = [
+                a - self.inference_lr * s * g for a, g, s in zip(values, grads, scales, strict=True)
+            ]
         return values
 
     def _energy_and_grads(self, x, y, values):
@@ -151,15 +211,16 @@ class PredictiveCoding(Rule):
             grads = torch.autograd.grad(f.sum(), values)
         return f.detach(), [g.detach() for g in grads]
 
-    def _infer_backtracking(self, x, y, values, n_steps: int) -> list[torch.Tensor]:
+    def _infer_backtracking(self, x, y, values, n_steps: int, scales) -> list[torch.Tensor]:
         """Gradient steps on F that each example takes only if its own energy falls; a rejected
         step halves that example's step size. ``n_steps + 1`` energy-and-gradient evaluations (plain
         inference: ``n_steps``), and F can never grow, so inference cannot diverge as weights grow."""
-        n = len(x)
-        step = torch.full((n,), self.inference_lr, device=x.device, dtype=x.dtype)
+        step = torch.full((len(x),), self.inference_lr, device=x.device, dtype=x.dtype)
         f, grads = self._energy_and_grads(x, y, values)
         for _ in range(n_steps):
-            cand = [a - _rows(step, a) * g for a, g in zip(values, grads, strict=True)]
+            cand = [
+                a - _rows(step, a) * s * g for a, g, s in zip(values, grads, scales, strict=True)
+            ]
             f_new, g_new = self._energy_and_grads(x, y, cand)
             ok = f_new <= f  # (n,)
             values = [_per_example(ok, c, a) for c, a in zip(cand, values, strict=True)]
@@ -177,6 +238,7 @@ class PredictiveCoding(Rule):
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)
+        self.step_scales(refine=True)  # track ||W||_2 as the weights change (curvature_steps)
         values = self.infer(x, y)
         energy = self.weight_grads(x, y, values)
         self.optimizer.step()

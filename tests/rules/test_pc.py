@@ -124,3 +124,59 @@ def test_pc_weight_decay_is_decoupled_from_the_local_updates():
         assert torch.allclose(q - p, -lr * wd * w0, atol=1e-6)
     with pytest.raises(ValueError, match="weight_decay"):
         build_rule("pc", "mlp", SHAPE, 10, hparams={"weight_decay": -1.0}, seed=0)
+
+
+def test_curvature_steps_scale_each_node_by_its_curvature_bound():
+    """With ``curvature_steps`` node l's step is ``inference_lr / (1 + g ||W_{l+1}||_2^2)`` (g = 1/2
+    for the cross-entropy readout), and that bound is not below the energy's measured curvature."""
+    x, y = _batch(8)
+    rule = build_rule(
+        "pc", "mlp", SHAPE, 10, arch_params=SMALL["mlp"], hparams={"curvature_steps": True}, seed=0
+    )
+    net = rule.net
+    with torch.no_grad():  # grow the weights, as training does, so that the bound matters
+        for p in net.parameters():
+            p.mul_(3.0)
+    for _ in range(30):  # one power iteration per minibatch after the first 20
+        scales = rule.step_scales(refine=True)
+    above = [b.op.weight.detach() for b in net.blocks[1:]] + [net.readout.weight.detach()]
+    gains = [1.0] * (len(above) - 1) + [0.5]
+    for i, (w, g, s) in enumerate(zip(above, gains, scales, strict=True)):
+        bound = 1 + g * float(torch.linalg.matrix_norm(w, 2)) ** 2
+        assert s == pytest.approx(1 / bound, rel=1e-3), f"node {i + 1}"
+        values = [a.detach().requires_grad_(True) for a in rule.init_values(x)]
+        v = torch.randn_like(values[i])
+        for _ in range(50):  # power iteration on this node's Hessian block, per example
+            v = v / v.norm(dim=1, keepdim=True)
+            (grad,) = torch.autograd.grad(rule.energy(x, values, y), values[i], create_graph=True)
+            (v,) = torch.autograd.grad((grad * v).sum(), values[i])
+        assert v.norm(dim=1).max() <= bound * (1 + 1e-4), f"node {i + 1}: curvature above the bound"
+        assert v.norm(dim=1).max() > 1.5, f"node {i + 1}: the weights should make it curved"
+    assert max(scales) < 0.5 and rule.step_scales() == scales  # no refinement: same scales
+    with pytest.raises(ValueError, match="curvature_steps"):
+        build_rule("pc", "mlp", SHAPE, 10, hparams={"curvature_steps": 1}, seed=0)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_curvature_steps_keep_inference_descending_where_fixed_steps_overshoot(arch):
+    """Grown weights make a fixed step overshoot (plain inference, no backtracking); steps scaled by
+    each node's curvature bound descend on every example, and the power-iteration state is saved."""
+    x, y = _batch()
+
+    def pc(**hp):
+        rule = build_rule("pc", arch, SHAPE, 10, arch_params=SMALL[arch], hparams=hp, seed=0)
+        with torch.no_grad():
+            for p in rule.net.parameters():
+                p.mul_(3.0)
+        return rule
+
+    fixed, scaled = pc(inference_lr=0.5), pc(inference_lr=0.5, curvature_steps=True)
+    scaled.step_scales(refine=True)
+    f_fixed = torch.stack([fixed.energies(x, fixed.infer(x, y, k), y) for k in range(9)])  # (9, n)
+    f_scaled = torch.stack([scaled.energies(x, scaled.infer(x, y, k), y) for k in range(9)])
+    assert (f_fixed.diff(dim=0) > 1e-4).any(), "a fixed step of 0.5 should overshoot here"
+    assert (f_scaled.diff(dim=0) <= 1e-4).all(), "a curvature-scaled step raised an energy"
+    assert (f_scaled[-1] < 0.99 * f_scaled[0]).all(), "curvature-scaled inference made no progress"
+    twin = pc(inference_lr=0.5, curvature_steps=True)
+    twin.load_state_dict(scaled.state_dict())
+    assert twin.step_scales(refine=True) == pytest.approx(scaled.step_scales(refine=True))
