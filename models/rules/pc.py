@@ -12,9 +12,10 @@ diverge. With ``curvature_steps`` the step of node a_l is ``inference_lr / c_l``
 ``c_l = 1 + g ||W_{l+1}||_2^2`` bounds the energy's curvature in a_l (|act'| <= 1, pooling
 contracts; g = output_weight x 1/2 (ce) or 1 (mse) at the readout, else 1; ``||.||_2`` by one
 warm-started power iteration per minibatch). The couplings between layers at most double the
-curvature of the linearised energy, so relative steps <= 1/2 descend and <= 1 cannot diverge,
-however large the weights grow. Then every weight takes the local, Hebbian-like step ``dW_l ∝ e_l r(a_{l-1})^T``
-(post-synaptic error x pre-synaptic rate), the gradient of F on a detached pre-synaptic input.
+curvature of the linearised energy, so relative steps <= 1/2 never overshoot and <= 1 still
+descend, however large the weights grow. Then every weight takes the local, Hebbian-like step
+``dW_l ∝ e_l r(a_{l-1})^T`` (post-synaptic error x pre-synaptic rate), the gradient of F on a
+detached pre-synaptic input.
 Reference: Whittington & Bogacz (2017) Neural Computation 29(5):1229-1262; Millidge, Tschantz &
 Buckley (2022) Neural Computation 34(6):1329 (PC approximates backprop).
 """
