@@ -160,7 +160,8 @@ def run_one(
     }
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command line (``--set`` / ``--arch-set`` may repeat: their pairs accumulate)."""
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -178,10 +179,13 @@ def main() -> None:
     ap.add_argument(
         "--n-train", type=int, default=None, help="override the training subset (0 = all)"
     )
-    ap.add_argument("--set", nargs="*", default=[], help="hyper-parameter overrides key=value")
+    ap.add_argument(
+        "--set", nargs="*", action="extend", default=[], help="hyper-parameter overrides key=value"
+    )
     ap.add_argument(
         "--arch-set",
         nargs="*",
+        action="extend",
         default=[],
         help="architecture overrides, e.g. hidden=[1024,512,256]",
     )
@@ -192,7 +196,11 @@ def main() -> None:
     ap.add_argument("--log-every", type=int, default=0, help="log progress every N batches")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    args = parser().parse_args()
     torch.set_num_threads(args.threads)
     if args.log_every:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.accuracy import _parse_set
+from benchmarks.accuracy import _parse_set, parser
 from benchmarks.parallel import job_command, job_name
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,6 +34,16 @@ def test_job_command_round_trips_overrides():
     assert _parse_set(sets) == {"lr": 0.0002, "beta": 0.5}
     assert _parse_set(cmd[cmd.index("--arch-set") + 1 :]) == {"hidden": [1024, 512, 256]}
     assert job_name(job) == "dtp_mlp_mnist_64_cosine_beta0.5_hidden1024-512-256_lr0.0002"
+
+
+def test_repeated_set_flags_accumulate():
+    """``--set a=1 --set b=2`` keeps both overrides (a plain ``nargs`` option kept only the last)."""
+    args = parser().parse_args(
+        ["--set", "lr=0.1", "--set", "beta=0.5", "n=2", "--arch-set", "hidden=[8]"]
+    )
+    assert _parse_set(args.set) == {"lr": 0.1, "beta": 0.5, "n": 2}
+    assert _parse_set(args.arch_set) == {"hidden": [8]}
+    assert parser().parse_args([]).set == []
 
 
 def test_parallel_runs_jobs_and_caps_their_time(tmp_path, mnist_small):
