@@ -45,14 +45,19 @@ def _per_example(ok: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torc
     return torch.where(_rows(ok, old), new, old)
 
 
-def _power_iteration(affine, u: torch.Tensor) -> tuple[float, torch.Tensor]:
-    """One power iteration of ``J^T J`` for the linear part J of ``affine``: ``(||J u||^2, unit
-    J^T J u)`` for a unit-norm ``u`` (1, ...); ``||J u||^2`` converges to ``||J||_2^2`` from below."""
+def _linear_part(affine, u: torch.Tensor) -> torch.Tensor:
+    """``J u`` for the linear part J of ``affine`` (its bias dropped)."""
+    return affine(u) - affine(torch.zeros_like(u))
+
+
+def _power_iteration(affine, u: torch.Tensor) -> torch.Tensor:
+    """One power iteration of ``J^T J``: the unit vector along ``J^T J u``; ``||J u||^2`` of a
+    unit ``u`` (1, ...) so refined converges to ``||J||_2^2`` from below."""
     with torch.enable_grad():
         u = u.detach().requires_grad_(True)
-        ju = affine(u) - affine(torch.zeros_like(u))  # drop the bias
+        ju = _linear_part(affine, u)
         (jtju,) = torch.autograd.grad(ju, u, grad_outputs=ju.detach())
-    return float(ju.detach().pow(2).sum()), jtju / jtju.norm().clamp_min(1e-12)
+    return jtju / jtju.norm().clamp_min(1e-12)
 
 
 @register
@@ -158,20 +163,30 @@ class PredictiveCoding(Rule):
         return lambda r: self.net.readout(r.flatten(1))
 
     @torch.no_grad()
+    def refine_power(self) -> None:
+        """Advance the power iterations of ``||W_{l+1}||_2`` (``POWER_WARMUP`` at first, then one)."""
+        if not self.curvature_steps:
+            return
+        n_iter = 1 if self._power_warm else POWER_WARMUP
+        for i in range(len(self.net.blocks)):
+            u, affine = getattr(self, f"_power_{i}"), self._affine_above(i)
+            for _ in range(n_iter):
+                u = _power_iteration(affine, u)
+            getattr(self, f"_power_{i}").copy_(u)
+        self._power_warm.fill_(True)
+
+    @torch.no_grad()
     def step_scales(self, refine: bool = False) -> list[float]:
         """Each value node's step relative to ``inference_lr``: ``1 / c_l`` with ``curvature_steps``
         (``refine`` advances the power iterations first), else 1."""
         if not self.curvature_steps:
             return [1.0] * len(self.net.blocks)
-        n_iter = (1 if self._power_warm else POWER_WARMUP) if refine else 0
-        self._power_warm.fill_(bool(self._power_warm) or refine)
+        if refine:
+            self.refine_power()
         scales = []
         for i in range(len(self.net.blocks)):
             u, affine = getattr(self, f"_power_{i}"), self._affine_above(i)
-            for _ in range(n_iter):
-                _, u = _power_iteration(affine, u)
-                getattr(self, f"_power_{i}").copy_(u)
-            norm_sq, _ = _power_iteration(affine, u)
+            norm_sq = float(_linear_part(affine, u).pow(2).sum())
             top = i + 1 == len(self.net.blocks)
             gain = self.output_weight * OUT_CURVATURE[self.output_loss] if top else 1.0
             scales.append(1.0 / (1.0 + gain * norm_sq))
@@ -239,7 +254,7 @@ class PredictiveCoding(Rule):
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)
-        self.step_scales(refine=True)  # track ||W||_2 as the weights change (curvature_steps)
+        self.refine_power()  # track ||W||_2 as the weights change (curvature_steps only)
         values = self.infer(x, y)
         energy = self.weight_grads(x, y, values)
         self.optimizer.step()
