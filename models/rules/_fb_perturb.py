@@ -97,7 +97,7 @@ class PerturbationRule(Rule):
         *,
         lr: float = 1e-3,
         sigma: float = 0.01,
-        n_samples: int = 4,
+        n_samples: int | list[int] = 4,
         antithetic: bool = True,
         weight_decay: float = 0.0,
         grad_clip: float = 0.0,
@@ -108,8 +108,16 @@ class PerturbationRule(Rule):
     ):
         super().__init__(net)
         self._check_positive(lr=lr, sigma=sigma)
+        n_ops = len(ops(net))
+        if isinstance(n_samples, int):
+            draws = [n_samples] * n_ops
+        else:
+            draws = list(n_samples) if isinstance(n_samples, list | tuple) else []
         self._check(
-            "n_samples", n_samples, isinstance(n_samples, int) and n_samples >= 1, "an int >= 1"
+            "n_samples",
+            n_samples,
+            len(draws) == n_ops and all(isinstance(k, int) and k >= 1 for k in draws),
+            f"an int >= 1, or a list of {n_ops} such ints (one per layer: blocks, then readout)",
         )
         self._check("antithetic", antithetic, isinstance(antithetic, bool), "true or false")
         self._check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
@@ -132,7 +140,8 @@ class PerturbationRule(Rule):
         self.conv_lr = lr if conv_lr is None else conv_lr
         self.conv_every = conv_every
         self.register_buffer("n_steps", torch.zeros((), dtype=torch.long))  # resumable
-        self.lr, self.sigma, self.n_samples, self.antithetic = lr, sigma, n_samples, antithetic
+        self.lr, self.sigma, self.antithetic = lr, sigma, antithetic
+        self.draws = draws  # perturbation draws per example, per op (blocks, then readout)
         self.weight_decay, self.grad_clip, self.dim_scaling = weight_decay, grad_clip, dim_scaling
         # The estimator's noise grows with the number of perturbed variables D_l of a layer; its step
         # size is lr * (D_readout / D_l) ** dim_scaling (0 = one lr for all layers).
@@ -176,10 +185,10 @@ class PerturbationRule(Rule):
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         inputs, pre = clean_pass(self.net, x)
         loss = F.cross_entropy(pre[-1], y, reduction="none")
-        base = None if self.antithetic else repeat(loss, self.n_samples)
         for layer, op in enumerate(ops(self.net)):
             if not self._probed(op):
                 continue
+            base = None if self.antithetic else repeat(loss, self.draws[layer])
             gw, gb = self.estimate(layer, inputs[layer], pre[layer], y, base)
             if self.grad_clip > 0:
                 norm = torch.sqrt(gw.square().sum() + gb.square().sum())

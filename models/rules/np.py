@@ -65,7 +65,7 @@ class NodePerturbation(PerturbationRule):
 
     @torch.no_grad()
     def estimate(self, layer, inp, a, y, base):
-        k, n = self.n_samples, len(y)
+        k, n = self.draws[layer], len(y)
         a_k = repeat(a, k)  # (n, ...) -> (k*n, ...)
         xi = torch.randn_like(a_k) * self.sigma  # (k*n, ...)
         dl = probe(self.net, layer, a_k, xi, repeat(y, k), self.antithetic, base)  # (k*n,)

@@ -55,7 +55,7 @@ class WeightPerturbation(PerturbationRule):
 
     @torch.no_grad()
     def estimate(self, layer, inp, a, y, base):
-        k, n = self.n_samples, len(y)
+        k, n = self.draws[layer], len(y)
         op = ops(self.net)[layer]
         inp_k, a_k = repeat(inp, k), repeat(a, k)  # (n, ...) -> (k*n, ...)
         m = k * n

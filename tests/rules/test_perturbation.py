@@ -1,5 +1,7 @@
 """np and wp: a perturbation rule learns from forward passes only, and its estimate is the gradient."""
 
+import importlib
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -78,3 +80,40 @@ def test_conv_every_zero_leaves_conv_layers_unprobed(rule_id):
     for n, p in rule.net.named_parameters():
         changed = not torch.equal(p.detach(), before[n])
         assert changed == (not n.startswith("blocks.") or n.startswith("blocks.3.")), n
+
+
+@pytest.mark.parametrize("antithetic", [True, False])
+def test_per_layer_draws_set_each_layers_trials(rule_id, antithetic, monkeypatch):
+    """n_samples as a list gives layer l exactly n_samples[l] perturbed trials per example."""
+    module = importlib.import_module(f"models.rules.{rule_id}")
+    calls = []
+    real = module.probe
+
+    def spy(net, layer, a, delta, y, antithetic, base):
+        calls.append((layer, len(a), len(y), None if base is None else len(base)))
+        return real(net, layer, a, delta, y, antithetic, base)
+
+    monkeypatch.setattr(module, "probe", spy)
+    draws, n = [2, 3, 5], 4
+    rule = build_rule(
+        rule_id,
+        "mlp",
+        SHAPE,
+        10,
+        arch_params={"hidden": (16, 12)},
+        hparams={"n_samples": draws, "antithetic": antithetic},
+        seed=0,
+    )
+    rule.train_step(*_batch(n))
+    assert [c[0] for c in calls] == [0, 1, 2]
+    for layer, rows, labels, base in calls:
+        assert rows == labels == draws[layer] * n, f"layer {layer}: {rows} trials"
+        assert base == (None if antithetic else draws[layer] * n)
+
+
+@pytest.mark.parametrize("bad", [[4, 4], [4, 0, 4], "4", 2.5])
+def test_bad_per_layer_draws_are_refused(rule_id, bad):
+    with pytest.raises(ValueError, match="n_samples"):
+        build_rule(
+            rule_id, "mlp", SHAPE, 10, arch_params={"hidden": (16, 12)}, hparams={"n_samples": bad}
+        )
