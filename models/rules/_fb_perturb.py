@@ -140,7 +140,7 @@ class PerturbationRule(Rule):
         self.conv_lr = lr if conv_lr is None else conv_lr
         self.conv_every = conv_every
         self.register_buffer("n_steps", torch.zeros((), dtype=torch.long))  # resumable
-        self.lr, self.sigma, self.antithetic = lr, sigma, antithetic
+        self.lr, self.sigma, self.n_samples, self.antithetic = lr, sigma, n_samples, antithetic
         self.draws = draws  # perturbation draws per example, per op (blocks, then readout)
         self.weight_decay, self.grad_clip, self.dim_scaling = weight_decay, grad_clip, dim_scaling
         # The estimator's noise grows with the number of perturbed variables D_l of a layer; its step
