@@ -162,17 +162,24 @@ class PredictiveCoding(Rule):
             return lambda r: block.op(block.prepare(r))
         return lambda r: self.net.readout(r.flatten(1))
 
+    def _power_states(self):
+        """Per value node: its power-iteration vector (a buffer) and the affine map it probes."""
+        return [
+            (getattr(self, f"_power_{i}"), self._affine_above(i))
+            for i in range(len(self.net.blocks))
+        ]
+
     @torch.no_grad()
     def refine_power(self) -> None:
         """Advance the power iterations of ``||W_{l+1}||_2`` (``POWER_WARMUP`` at first, then one)."""
         if not self.curvature_steps:
             return
         n_iter = 1 if self._power_warm else POWER_WARMUP
-        for i in range(len(self.net.blocks)):
-            u, affine = getattr(self, f"_power_{i}"), self._affine_above(i)
+        for buf, affine in self._power_states():
+            u = buf
             for _ in range(n_iter):
                 u = _power_iteration(affine, u)
-            getattr(self, f"_power_{i}").copy_(u)
+            buf.copy_(u)
         self._power_warm.fill_(True)
 
     @torch.no_grad()
@@ -183,14 +190,12 @@ class PredictiveCoding(Rule):
             return [1.0] * len(self.net.blocks)
         if refine:
             self.refine_power()
-        scales = []
-        for i in range(len(self.net.blocks)):
-            u, affine = getattr(self, f"_power_{i}"), self._affine_above(i)
-            norm_sq = float(_linear_part(affine, u).pow(2).sum())
-            top = i + 1 == len(self.net.blocks)
-            gain = self.output_weight * OUT_CURVATURE[self.output_loss] if top else 1.0
-            scales.append(1.0 / (1.0 + gain * norm_sq))
-        return scales
+        states = self._power_states()
+        gains = [1.0] * (len(states) - 1) + [self.output_weight * OUT_CURVATURE[self.output_loss]]
+        return [
+            1.0 / (1.0 + gain * float(_linear_part(affine, u).pow(2).sum()))
+            for (u, affine), gain in zip(states, gains, strict=True)
+        ]
 
     # --- inference and learning --------------------------------------------------------
     @torch.no_grad()
