@@ -1,5 +1,6 @@
 """The rstdp rule's card: hidden STDP sees only spike timing; the decision layer is reward-gated."""
 
+import pytest
 import torch
 
 from models.training import build_rule
@@ -106,3 +107,43 @@ def test_population_decision_layer(mnist_small):
     rule.train_step(x, y)
     changed = set(torch.nonzero((rule.net.readout.weight != w0).any(1)).flatten().tolist())
     assert changed and changed <= set(neuron.argmax(1).tolist()), "a non-winning neuron learned"
+
+
+def test_mirror_anti_stdp_with_synaptic_scaling(mnist_small):
+    """anti_stdp='mirror' punishes with STDP's exact opposite; readout_scaling gives every neuron
+    that learned its initial weight norm back and leaves the other neurons untouched."""
+    x = mnist_small["x_train"][:16]
+    hp = {"time_steps": 4, "neurons_per_class": 3, "readout_lr": 0.5}
+    depress = build_rule("rstdp", "mlp", (1, 28, 28), 10, hparams=hp, seed=0)
+    rule = build_rule(
+        "rstdp",
+        "mlp",
+        (1, 28, 28),
+        10,
+        hparams={**hp, "anti_stdp": "mirror", "readout_scaling": True},
+        seed=0,
+    )
+    sim = rule.simulate(x)
+    choice = sim["neuron_score"].argmax(1)
+    stdp, anti = rule.readout_eligibility(sim["feats"], choice)
+    assert torch.equal(anti, -stdp)
+    stdp_d, anti_d = depress.readout_eligibility(sim["feats"], choice)
+    assert torch.equal(stdp_d, stdp) and (anti_d <= 0).all() and not torch.equal(anti_d, anti)
+    w0 = rule.net.readout.weight.clone()
+    norm0 = w0.norm(dim=1)
+    rule.reward_step(choice, stdp, anti, -torch.ones(16))  # punishment
+    w = rule.net.readout.weight
+    learned = (w != w0).any(1)
+    assert set(torch.nonzero(learned).flatten().tolist()) == set(choice.tolist())
+    assert torch.allclose(w.norm(dim=1), norm0, rtol=1e-5), "scaling did not restore the norms"
+    unscaled = build_rule(
+        "rstdp", "mlp", (1, 28, 28), 10, hparams={**hp, "anti_stdp": "mirror"}, seed=0
+    )
+    unscaled.reward_step(choice, stdp, anti, -torch.ones(16))
+    assert not torch.allclose(unscaled.net.readout.weight.norm(dim=1), norm0, rtol=1e-3)
+
+
+def test_bad_decision_layer_options_are_refused():
+    for bad in ({"anti_stdp": "flip"}, {"readout_scaling": "yes"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            build_rule("rstdp", "mlp", (1, 28, 28), 10, hparams=bad, seed=0)
