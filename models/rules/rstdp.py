@@ -138,8 +138,10 @@ class RSTDP(Rule):
             norm = b.op.weight.flatten(1).norm(dim=1)  # (out,)
             self.register_buffer(f"wnorm{i}", norm.clone())
             self.register_buffer(f"theta{i}", init_threshold * norm.clone())
-        # readout_scaling keeps the decision neurons' initial weight norms
-        self.register_buffer("wnorm_out", net.readout.weight.norm(dim=1).clone())
+        if (
+            readout_scaling
+        ):  # the decision neurons' initial weight norms (only then: old checkpoints load)
+            self.register_buffer("wnorm_out", net.readout.weight.norm(dim=1).clone())
         self.register_buffer(
             "theta_out", torch.full((), 0.8 * init_threshold * net.readout.in_features)
         )

@@ -123,6 +123,7 @@ def test_mirror_anti_stdp_with_synaptic_scaling(mnist_small):
         hparams={**hp, "anti_stdp": "mirror", "readout_scaling": True},
         seed=0,
     )
+    assert "wnorm_out" not in depress.state_dict(), "checkpoints of the default rule changed"
     sim = rule.simulate(x)
     choice = sim["neuron_score"].argmax(1)
     stdp, anti = rule.readout_eligibility(sim["feats"], choice)
