@@ -67,6 +67,14 @@ def test_rule_rejects_unknown_hyperparameter(rule_id):
         _build_with(rule_id, no_such_parameter=1)
 
 
+def test_a_number_yaml_read_as_text_gets_a_hint():
+    """YAML 1.1 reads ``lr: 3e-5`` (no dot) as a string; the error says so instead of '> 0'."""
+    with pytest.raises(ValueError, match=r"lr='3e-5'.*string.*3\.0e-5"):
+        _build_with("rstdp", lr="3e-5")
+    with pytest.raises(ValueError, match=r"lr='fast' is invalid: must be > 0$"):
+        _build_with("rstdp", lr="fast")
+
+
 def _build_with(rule_id, **hparams):
     return build_rule(rule_id, "mlp", SHAPE, N_CLASSES, hparams=hparams)
 

@@ -104,7 +104,16 @@ class Rule(nn.Module, metaclass=ABCMeta):
     @staticmethod
     def _check(name: str, value, ok: bool, allowed: str) -> None:
         if not ok:
-            raise ValueError(f"hyper-parameter {name}={value!r} is invalid: must be {allowed}")
+            hint = ""
+            if isinstance(value, str):
+                try:
+                    float(value)
+                    hint = f" (it is the string {value!r}: YAML reads 3e-5 as text; write 3.0e-5)"
+                except ValueError:
+                    pass
+            raise ValueError(
+                f"hyper-parameter {name}={value!r} is invalid: must be {allowed}{hint}"
+            )
 
     def _check_positive(self, **values) -> None:
         for name, value in values.items():
