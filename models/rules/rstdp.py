@@ -56,6 +56,8 @@ class RSTDP(Rule):
         "potentiate), which needs readout_scaling (each decision neuron's weight norm restored after "
         "it learns; without it one output neuron wins every trial). The pair is the CNN's setting: "
         "on CIFAR-10's spike counts it beats 'depress', on MNIST's it does not (RESULTS.md). "
+        "On CIFAR-10 the CNN's hidden STDP does not beat its random init (homeostasis alone does as "
+        "well), so its layers are close to random spiking features. "
         "Family 'implicit' for the STDP layers; the decision layer gets "
         "a global scalar reward. layers(): spike counts per block; 'out' = output spike score.",
     )
