@@ -108,7 +108,10 @@ class Rule(nn.Module, metaclass=ABCMeta):
             if isinstance(value, str):
                 try:
                     float(value)
-                    hint = f" (it is the string {value!r}: YAML reads 3e-5 as text; write 3.0e-5)"
+                    hint = (
+                        f" (it is the string {value!r}: YAML reads an exponent without a dot,"
+                        " like 3e-5, as text; write 3.0e-5)"
+                    )
                 except ValueError:
                     pass
             raise ValueError(

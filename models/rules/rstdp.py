@@ -25,6 +25,11 @@ from models.rules._hebb_local import outer, per_neuron
 from models.rules.base import Rule, RuleCard
 
 
+def synaptic_scaling(w: torch.Tensor, norm: torch.Tensor) -> torch.Tensor:
+    """``w`` (out, ...) with each neuron's weights rescaled to the norm ``norm`` (out,)."""
+    return per_neuron(w, norm / (w.flatten(1).norm(dim=1) + 1e-12))
+
+
 @register
 class RSTDP(Rule):
     card = RuleCard(
@@ -140,9 +145,9 @@ class RSTDP(Rule):
             norm = b.op.weight.flatten(1).norm(dim=1)  # (out,)
             self.register_buffer(f"wnorm{i}", norm.clone())
             self.register_buffer(f"theta{i}", init_threshold * norm.clone())
-        if (
-            readout_scaling
-        ):  # the decision neurons' initial weight norms (only then: old checkpoints load)
+        # the decision neurons' initial weight norms, kept only with readout_scaling (so that
+        # checkpoints of the default rule load unchanged)
+        if readout_scaling:
             self.register_buffer("wnorm_out", net.readout.weight.norm(dim=1).clone())
         self.register_buffer(
             "theta_out", torch.full((), 0.8 * init_threshold * net.readout.in_features)
@@ -277,9 +282,7 @@ class RSTDP(Rule):
             )
             w = block.op.weight
             w.add_(dw / (dw.abs().amax() + 1e-30), alpha=self.lr)
-            w.copy_(
-                per_neuron(w, getattr(self, f"wnorm{i}") / w.flatten(1).norm(dim=1))
-            )  # synaptic scaling
+            w.copy_(synaptic_scaling(w, getattr(self, f"wnorm{i}")))
             self._homeostasis(getattr(self, f"theta{i}"), rec["spikes"])
         self._homeostasis(self.theta_out, sim["out_spikes"])
         return sim
@@ -317,9 +320,7 @@ class RSTDP(Rule):
         w.add_(post.t() @ dw / len(dw), alpha=self.readout_lr).clamp_(0, 1)
         if self.readout_scaling:
             rows = (post.t() @ reward.abs()) > 0  # (outputs,) neurons that learned
-            w[rows] = per_neuron(
-                w[rows], self.wnorm_out[rows] / (w[rows].norm(dim=1) + 1e-12)
-            ).clamp_(0, 1)
+            w[rows] = synaptic_scaling(w[rows], self.wnorm_out[rows]).clamp_(0, 1)
         self.hit_rate.lerp_((reward > 0).to(dw.dtype).mean(), 0.05)
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
