@@ -27,7 +27,7 @@ import yaml
 
 from brain_data.trainsets import as_tensors, load_trainset, trainset_info
 from models import registry
-from models.rule_config import load_rule_config, resolve_hparams, resolve_training
+from models.rule_config import load_rule_config, load_yaml, resolve_hparams, resolve_training
 from models.training import LR_SCHEDULES, build_rule, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,13 +53,13 @@ class _OutOfTime(Exception):
 
 
 def _parse_set(items: list[str]) -> dict:
-    """``key=value`` pairs with YAML-typed values."""
+    """``key=value`` pairs with YAML-typed values (``lr=3e-5`` is a float)."""
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise SystemExit(f"--set expects key=value, got {item!r}")
-        out[key] = yaml.safe_load(value)
+        out[key] = load_yaml(value)
     return out
 
 

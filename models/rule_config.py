@@ -12,6 +12,7 @@ stable over many epochs; its own ``per_arch`` mapping overrides per architecture
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -21,12 +22,37 @@ KEYS = {"hparams", "per_arch", "per_trainset", "training", "full_training", "ful
 BUDGETS = ("grid", "full")
 
 
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads YAML 1.2 floats such as ``3e-5`` (YAML 1.1: text)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:float"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str):
+    """Parse YAML safely; numbers like ``3e-5`` are floats (as in YAML 1.2), not strings."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+
+
 def load_rule_config(rule_id: str, config_dir: str | Path | None = None) -> dict:
     """The rule's config file as a dict ({} when the rule has none)."""
     path = Path(config_dir or CONFIG_DIR) / f"{rule_id}.yaml"
     if not path.is_file():
         return {}
-    cfg = yaml.safe_load(path.read_text()) or {}
+    cfg = load_yaml(path.read_text()) or {}
     unknown = set(cfg) - KEYS
     if unknown:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)}; allowed {sorted(KEYS)}")

@@ -44,6 +44,7 @@ def test_repeated_set_flags_accumulate():
     assert _parse_set(args.set) == {"lr": 0.1, "beta": 0.5, "n": 2}
     assert _parse_set(args.arch_set) == {"hidden": [8]}
     assert parser().parse_args([]).set == []
+    assert _parse_set(["lr=3e-5"]) == {"lr": 3e-5}  # a float, not YAML 1.1's string
 
 
 def test_parallel_runs_jobs_and_caps_their_time(tmp_path, mnist_small):

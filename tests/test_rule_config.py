@@ -20,6 +20,22 @@ def test_full_hparams_apply_only_at_the_full_budget():
     assert resolve_hparams(CFG, "mlp", "mnist", "full") == {"lr": 2e-4, "beta": 0.5}
 
 
+def test_exponents_without_a_dot_are_numbers(tmp_path):
+    """``lr: 3e-5`` is a float (YAML 1.2), not the string PyYAML's 1.1 resolver makes of it."""
+    (tmp_path / "r.yaml").write_text(
+        "hparams: {lr: 3e-5, sizes: [1E3, -2e+1, 4], name: v1e3, flag: true, scale: .inf}\n"
+    )
+    hp = load_rule_config("r", tmp_path)["hparams"]
+    assert hp == {
+        "lr": 3e-5,
+        "sizes": [1000.0, -20.0, 4],
+        "name": "v1e3",
+        "flag": True,
+        "scale": float("inf"),
+    }
+    assert type(hp["sizes"][2]) is int
+
+
 def test_unknown_budget_is_refused():
     with pytest.raises(ValueError, match="budget"):
         resolve_hparams(CFG, "mlp", "mnist", "huge")

@@ -68,7 +68,8 @@ def test_rule_rejects_unknown_hyperparameter(rule_id):
 
 
 def test_a_number_yaml_read_as_text_gets_a_hint():
-    """YAML 1.1 reads ``lr: 3e-5`` (no dot) as a string; the error says so instead of '> 0'."""
+    """PyYAML's safe_load reads ``lr: 3e-5`` (no dot) as a string (rule configs and ``--set`` use
+    ``load_yaml``, which does not); a string that looks like a number gets a hint, not just '> 0'."""
     with pytest.raises(ValueError, match=r"lr='3e-5'.*string.*3\.0e-5"):
         _build_with("rstdp", lr="3e-5")
     with pytest.raises(ValueError, match=r"lr='fast' is invalid: must be > 0$"):

@@ -109,8 +109,9 @@ class Rule(nn.Module, metaclass=ABCMeta):
                 try:
                     float(value)
                     hint = (
-                        f" (it is the string {value!r}: YAML reads an exponent without a dot,"
-                        " like 3e-5, as text; write 3.0e-5)"
+                        f" (it is the string {value!r}: YAML 1.1 readers such as PyYAML's"
+                        " safe_load read an exponent without a dot, like 3e-5, as text;"
+                        " pass a number, or write 3.0e-5)"
                     )
                 except ValueError:
                     pass
