@@ -46,7 +46,10 @@ class WeightPerturbation(PerturbationRule):
             "readout. CNN (config): conv layers are NOT probed (conv_every=0) and keep their random "
             "init; their estimates had ~0 cosine with the gradient at affordable probe counts and each "
             "probe costs a full forward pass, so only fc1 and the readout learn by perturbation "
-            "(more draws per example there). The code can probe conv layers (conv_every>=1)."
+            "(more draws per example there). The code can probe conv layers (conv_every>=1). "
+            "Full budget (CPU): MNIST MLP 91.4 %, above the 89.6 % of a logistic regression on the "
+            "untrained net's last hidden layer; CIFAR-10 CNN 45.4 %, no better than that bound's "
+            "46.0 % there, so on the CNN only the readout's learning is measurable."
         ),
     )
 
