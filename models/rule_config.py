@@ -26,10 +26,7 @@ class _Loader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that also reads YAML 1.2 floats such as ``3e-5`` (YAML 1.1: text)."""
 
 
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:float"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+# Tried after SafeLoader's own resolvers (ints, YAML 1.1 floats, ...); a copy, SafeLoader is unchanged.
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(

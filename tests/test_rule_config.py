@@ -1,6 +1,7 @@
 """Per-rule config resolution: arch / trainset overrides and the paper-scale budget's overrides."""
 
 import pytest
+import yaml
 
 from models.registry import available
 from models.rule_config import load_rule_config, resolve_hparams
@@ -34,6 +35,7 @@ def test_exponents_without_a_dot_are_numbers(tmp_path):
         "scale": float("inf"),
     }
     assert type(hp["sizes"][2]) is int
+    assert yaml.safe_load("3e-5") == "3e-5"  # PyYAML's own loader is left as it was
 
 
 def test_unknown_budget_is_refused():
