@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks.accuracy import table_header, table_row
+from models.rule_config import load_yaml
 
 MARGIN_MIN = 1.0  # a job's last epoch and evaluation may overrun its cap
 
@@ -84,7 +85,7 @@ def main() -> None:
         "--minutes", type=float, default=60.0, help="wall-clock budget of the whole run"
     )
     args = ap.parse_args()
-    jobs = yaml.safe_load(args.jobs.read_text())
+    jobs = load_yaml(args.jobs.read_text())  # as rule configs: set: {lr: 3e-5} is a number
     missing = [j for j in jobs if not {"rule", "arch", "trainset"} <= set(j)]
     if missing:
         raise SystemExit(f"{args.jobs}: entries lack rule/arch/trainset: {missing}")

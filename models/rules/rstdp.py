@@ -319,7 +319,7 @@ class RSTDP(Rule):
         post = torch.nn.functional.one_hot(choice, w.shape[0]).to(dw.dtype)  # (n, outputs)
         w.add_(post.t() @ dw / len(dw), alpha=self.readout_lr).clamp_(0, 1)
         if self.readout_scaling:
-            rows = (post.t() @ reward.abs()) > 0  # (outputs,) neurons that learned
+            rows = post.bool().any(0)  # (outputs,) the neurons that won, i.e. learned
             w[rows] = synaptic_scaling(w[rows], self.wnorm_out[rows]).clamp_(0, 1)
         self.hit_rate.lerp_((reward > 0).to(dw.dtype).mean(), 0.05)
 
