@@ -1,13 +1,18 @@
 """Per-rule configuration files ``config/rules/<id>.yaml``.
 
 Keys (all optional): ``hparams`` (keyword arguments of the rule class), ``per_arch`` and
-``per_trainset`` (overrides of ``hparams``), ``training`` (overrides of the main config's
-``training`` block, e.g. ``epochs: {mnist: 3, cnn/cifar10: 6}``) and ``smoke`` (the budget with which the
-common test checks that the rule learns on real MNIST: ``n_train``, ``epochs``, ``batch_size``,
-``min_accuracy: {mlp: .., cnn: ..}``) and ``full_training`` (overrides of the main config's
-``training`` block at the paper-scale budget, ``budget: full``, where ``training`` is ignored) and
-``full_hparams`` (overrides of ``hparams`` at that budget, e.g. a smaller learning rate that stays
-stable over many epochs; its own ``per_arch`` mapping overrides per architecture).
+``per_trainset`` (overrides of ``hparams``), ``training`` (the rule's optimiser settings in the
+default grid: ``batch_size`` and ``lr_schedule``, e.g. ``batch_size: {cnn: 32}``), ``full_training``
+(the same at the paper-scale budget, ``budget: full``), ``full_hparams`` (overrides of ``hparams`` at
+that budget, e.g. a smaller learning rate that stays stable over many epochs; its own ``per_arch``
+mapping overrides per architecture) and ``smoke`` (the budget with which the common test checks that
+the rule learns on real MNIST: ``n_train``, ``epochs``, ``batch_size``, ``min_accuracy``).
+
+The training budget itself (``n_train`` images, ``epochs``, ``n_test``) is the main config's and is
+the same for every rule of one (arch, training set): rules are compared at matched examples seen. A
+rule config that sets it is refused (:data:`BUDGET_KEYS`), so no rule silently trains on more or
+less data than the main config says. Precedence for what a rule may set: the rule's block (its
+``training`` or ``full_training``) over the main config's ``training`` block.
 """
 
 from __future__ import annotations
@@ -81,19 +86,52 @@ def _pick(value, arch: str | None, trainset: str):
     return None
 
 
+#: What a rule's ``training`` / ``full_training`` block may set: optimiser settings only.
+RULE_TRAINING_KEYS = ("batch_size", "lr_schedule")
+#: The matched budget: set in the main config only, identical for every rule of one network.
+BUDGET_KEYS = ("epochs", "n_train", "n_test")
+
+
 def resolve_training(
-    base: dict, cfg: dict, trainset: str, arch: str | None = None, budget: str = "grid"
+    base: dict,
+    cfg: dict,
+    trainset: str,
+    arch: str | None = None,
+    budget: str = "grid",
+    *,
+    rule_id: str = "this rule",
 ) -> dict:
-    """The training block for one run: ``base`` updated by the rule's overrides for ``budget``.
+    """The training block for one run: the main config's ``base`` block, with the rule's optimiser
+    settings for ``budget`` (``training`` for ``grid``, ``full_training`` for ``full``) on top.
 
-    ``budget="grid"`` applies the rule's ``training`` block (the default grid's small budgets);
-    ``budget="full"`` applies ``full_training`` instead (paper scale: ``config/full.yaml``).
-
-    A value may be a mapping keyed by ``"<arch>/<trainset>"``, training set, or architecture
-    (most specific first), e.g. ``epochs: {mnist: 3, cnn/cifar10: 6}``.
+    A value may be a mapping keyed by ``"<arch>/<trainset>"``, training set, or architecture (most
+    specific first), e.g. ``n_train: {mnist: 6000, cifar10: 5000}``. The result has ``epochs``,
+    ``n_train``, ``n_test``, ``batch_size``, ``lr_schedule`` and ``examples`` (images seen in all:
+    ``n_train * epochs``; ``n_train`` None means the whole training set, then ``examples`` is None).
+    A rule block that sets a budget key (or an unknown key) raises ``ValueError`` naming the rule.
     """
     if budget not in BUDGETS:
         raise ValueError(f"budget={budget!r} is unknown; choose one of {BUDGETS}")
     key = "training" if budget == "grid" else "full_training"
-    merged = {**base, **(cfg.get(key) or {})}
-    return {k: _pick(v, arch, trainset) for k, v in merged.items()}
+    own = dict(cfg.get(key) or {})
+    matched = sorted(set(own) & set(BUDGET_KEYS))
+    if matched:
+        raise ValueError(
+            f"config/rules/{rule_id}.yaml: `{key}` sets {matched}, but the training budget is "
+            "matched across rules (every rule of one network sees the same images, as many times): "
+            f"set it in the main config's `training` block; a rule may set only {list(RULE_TRAINING_KEYS)}"
+        )
+    unknown = sorted(set(own) - set(RULE_TRAINING_KEYS))
+    if unknown:
+        raise ValueError(
+            f"config/rules/{rule_id}.yaml: `{key}` has unknown keys {unknown}; "
+            f"allowed {list(RULE_TRAINING_KEYS)}"
+        )
+    merged = {"lr_schedule": "constant", "n_train": None, "n_test": None, **base, **own}
+    out = {k: _pick(v, arch, trainset) for k, v in merged.items()}
+    for k in ("epochs", "batch_size"):
+        if out.get(k) is None:
+            raise ValueError(f"training.{k} is not set for {arch}/{trainset} in the main config")
+    n = out.get("n_train")
+    out["examples"] = None if n is None else int(n) * int(out["epochs"])
+    return out

@@ -57,12 +57,51 @@ def accuracy(rule: Rule, x: torch.Tensor, y: torch.Tensor, batch_size: int = 100
 
 
 @dataclass
+class Snapshot:
+    """The network after ``examples_seen`` training examples, and its test accuracy then."""
+
+    examples_seen: int
+    test_accuracy: float
+    state: dict[str, torch.Tensor]
+
+
+@dataclass
 class TrainResult:
-    """What training produced: per-epoch curves, final test accuracy, wall time."""
+    """What training produced: per-epoch curves, final test accuracy, wall time, snapshots."""
 
     test_accuracy: float
     curves: dict[str, list[float]] = field(default_factory=dict)
     wall_time_s: float = 0.0
+    examples_seen: int = 0
+    snapshots: list[Snapshot] = field(default_factory=list)
+
+
+def snapshot_points(fractions, examples: int) -> list[int]:
+    """Example counts at which to snapshot: ``fractions`` (sorted, in [0, 1]) of ``examples``.
+
+    Duplicates (fractions too close for the budget) are merged; the last point is always the
+    budget itself. A fraction outside [0, 1] or unsorted raises ``ValueError``.
+    """
+    f = [float(v) for v in fractions]
+    if not f or any(not 0 <= v <= 1 for v in f) or f != sorted(f):
+        raise ValueError(
+            f"snapshots={list(fractions)} must be increasing fractions of the training budget in "
+            "[0, 1] (0 = the untrained network, 1 = the final one); a point beyond the budget "
+            "cannot be reached"
+        )
+    points = sorted({int(round(v * examples)) for v in f} | {int(examples)})
+    return points
+
+
+def _take_snapshot(rule: Rule, seen: int, x_test, y_test) -> Snapshot:
+    """Test accuracy and a copy of the weights, without touching the training RNG or mode."""
+    was_training = rule.training
+    with torch.random.fork_rng(devices=[]):
+        rule.eval()
+        acc = accuracy(rule, x_test, y_test)
+    rule.train(was_training)
+    state = {k: v.detach().cpu().clone() for k, v in rule.state_dict().items()}
+    return Snapshot(int(seen), float(acc), state)
 
 
 def optimizers(rule: Rule) -> dict[str, torch.optim.Optimizer]:
@@ -130,6 +169,7 @@ def train(
     resume: dict | None = None,
     on_epoch: Callable[[dict], None] | None = None,
     lr_schedule: str = "constant",
+    snapshots: list[int] | None = None,
 ) -> TrainResult:
     """Train ``rule`` for ``epochs`` passes over shuffled minibatches; evaluate after each epoch.
 
@@ -137,8 +177,14 @@ def train(
     holds at the start of each epoch (``lr_factor``).
 
     After every epoch ``on_epoch`` receives the full training state (weights, optimisers, random
-    generators, curves); passing that state back as ``resume`` continues the run exactly where it
-    stopped, with the same result as an uninterrupted run.
+    generators, curves, snapshots); passing that state back as ``resume`` continues the run exactly
+    where it stopped, with the same result as an uninterrupted run.
+
+    ``snapshots``: example counts (sorted; see :func:`snapshot_points`) after which the weights and
+    test accuracy are kept (``TrainResult.snapshots``); 0 is the untrained network. A point is taken
+    after the first minibatch that reaches it, so ``examples_seen`` may exceed it by less than one
+    batch. Snapshots do not change training: their evaluation runs on a forked RNG. A rule that does
+    not learn (``random``) has one snapshot, at 0 examples.
     """
     if epochs < 0 or batch_size < 1:
         raise ValueError(f"epochs={epochs} must be >= 0 and batch_size={batch_size} >= 1")
@@ -150,7 +196,9 @@ def train(
     # a fixed random subset for training accuracy (training sets may be ordered by class)
     train_eval = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(seed))
     train_eval = train_eval[:N_TRAIN_EVAL].to(x_train.device)
-    first, elapsed = 1, 0.0
+    first, elapsed, seen = 1, 0.0, 0
+    points = list(snapshots or [])
+    taken: list[Snapshot] = []
     if resume is not None:
         rule.load_state_dict(resume["model"])
         opts = optimizers(rule)
@@ -159,8 +207,23 @@ def train(
         _set_rng_state(resume["rng"], gen)
         curves = {k: list(v) for k, v in resume["curves"].items()}
         first, elapsed = int(resume["epoch"]) + 1, float(resume["wall_time_s"])
+        seen = int(resume.get("examples_seen", 0))
+        taken = [
+            Snapshot(int(e), float(a), s)
+            for e, a, s in zip(
+                resume.get("snapshot_examples", []),
+                resume.get("snapshot_accuracy", []),
+                resume.get("snapshot_states", []),
+                strict=True,
+            )
+        ]
         log.info("resuming after epoch %d of %d", first - 1, n_epochs)
     start = time.perf_counter() - elapsed
+    if not rule.learns:
+        points = points[:1]
+    if resume is None and points and points[0] == 0:
+        taken.append(_take_snapshot(rule, 0, x_test, y_test))
+    next_point = sum(p <= seen for p in points)  # points already covered (on resume: all <= seen)
     for epoch in range(first, n_epochs + 1):
         if lr_schedule != "constant":
             n_opts = scale_learning_rates(rule, lr_factor(lr_schedule, epoch, n_epochs))
@@ -176,6 +239,11 @@ def train(
         for b in range(n_batches):
             idx = order[b * batch_size : (b + 1) * batch_size]
             metrics = rule.train_step(x_train[idx], y_train[idx])
+            seen += len(idx)
+            # a point reached by an epoch's last batch is taken after ``end_epoch`` (below)
+            if b < n_batches - 1 and next_point < len(points) and seen >= points[next_point]:
+                taken.append(_take_snapshot(rule, seen, x_test, y_test))
+                next_point = sum(p <= seen for p in points)
             for k, v in metrics.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
             if log_every and (b + 1) % log_every == 0:
@@ -188,6 +256,9 @@ def train(
                     " ".join(f"{k}={v / (b + 1):.4g}" for k, v in sums.items()),
                 )
         rule.end_epoch(epoch)
+        if next_point < len(points) and seen >= points[next_point]:
+            taken.append(_take_snapshot(rule, seen, x_test, y_test))
+            next_point = sum(p <= seen for p in points)
         rule.eval()
         curves["epoch"].append(epoch)
         curves["test_accuracy"].append(accuracy(rule, x_test, y_test))
@@ -210,10 +281,16 @@ def train(
                     "rng": _rng_state(gen),
                     "curves": curves,
                     "wall_time_s": time.perf_counter() - start,
+                    "examples_seen": seen,
+                    "snapshot_examples": [t.examples_seen for t in taken],
+                    "snapshot_accuracy": [t.test_accuracy for t in taken],
+                    "snapshot_states": [t.state for t in taken],
                 }
             )
     rule.eval()
     final = (
         curves["test_accuracy"][-1] if curves["test_accuracy"] else accuracy(rule, x_test, y_test)
     )
-    return TrainResult(final, curves, time.perf_counter() - start)
+    if points and (not taken or taken[-1].examples_seen != seen):
+        taken.append(_take_snapshot(rule, seen, x_test, y_test))
+    return TrainResult(final, curves, time.perf_counter() - start, seen, taken)

@@ -1,14 +1,48 @@
-"""Gather every run's scores and training records into the tidy result tables and DVC metrics."""
+"""Gather every model's scores and training records into the tidy result tables and DVC metrics:
+scores, trajectories (brain score along training), rankings at matched examples and at matched
+accuracy (controls ranked beside the rules), pairwise tests, accuracy, curves, metrics."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 
+import numpy as np
 import pandas as pd
 
+from analyses.matching import MATCHES
 from analyses.ranking import rank_rules
+from analyses.scoring import BEST
 from pipelines._io import run_main, setup_logging, write_csv, write_json
+
+log = logging.getLogger("bioalign.aggregate")
+RUN = ["rule", "arch", "trainset", "seed"]
+CELL = ["trainset", "arch", "recording", "roi", "method"]
+TRAJECTORY_COLUMNS = RUN + [
+    "kind",
+    "snapshot",
+    "examples_seen",
+    "test_accuracy",
+    "recording",
+    "roi",
+    "method",
+    "layer",
+    "score",
+    "ci_low",
+    "ci_high",
+]
+
+
+def read_tables(paths: list[str]) -> pd.DataFrame:
+    """Concatenate CSV files; a file with no rows contributes nothing (and no error)."""
+    frames = []
+    for path in paths:
+        try:
+            frames.append(pd.read_csv(path))
+        except pd.errors.EmptyDataError:
+            continue
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def curves_table(records: list[dict]) -> pd.DataFrame:
@@ -24,15 +58,140 @@ def curves_table(records: list[dict]) -> pd.DataFrame:
     return frame.sort_values(keys).reset_index(drop=True) if rows else frame
 
 
+def accuracy_table(records: list[dict]) -> pd.DataFrame:
+    """One row per run: the budget it actually used and its final test accuracy."""
+    keys = (
+        "rule",
+        "arch",
+        "trainset",
+        "seed",
+        "test_accuracy",
+        "examples_seen",
+        "n_train",
+        "epochs",
+        "batch_size",
+        "n_test",
+        "wall_time_s",
+    )
+    rows = [{k: r.get(k) for k in keys} for r in records]
+    return pd.DataFrame(rows, columns=list(keys)).sort_values(["rule", "arch", "trainset", "seed"])
+
+
+def complete_accuracy_match(
+    scores: pd.DataFrame, subjects: pd.DataFrame, records: list[dict]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Keep a rule at matched accuracy only if every seed of its network reached the threshold.
+
+    Returns (scores, subjects, not_reached) where ``not_reached`` lists (rule, arch, trainset,
+    n_seeds, n_reached) of learning rules left out of the accuracy ranking.
+    """
+    runs = pd.DataFrame([{k: r[k] for k in RUN} for r in records])
+    acc = scores[scores["match"] == "accuracy"]
+    reached = acc.drop_duplicates(RUN)[RUN]
+    counts = runs.groupby(["rule", "arch", "trainset"]).size().rename("n_seeds")
+    hits = reached.groupby(["rule", "arch", "trainset"]).size().rename("n_reached")
+    table = pd.concat([counts, hits], axis=1).fillna(0).astype(int).reset_index()
+    missing = table[table["n_reached"] < table["n_seeds"]]
+    drop = pd.MultiIndex.from_frame(missing[["rule", "arch", "trainset"]])
+
+    def keep(frame: pd.DataFrame) -> pd.DataFrame:
+        if not len(frame):
+            return frame
+        idx = pd.MultiIndex.from_frame(frame[["rule", "arch", "trainset"]])
+        return frame[~((frame["match"] == "accuracy").to_numpy() & idx.isin(drop))]
+
+    return keep(scores), keep(subjects), missing.reset_index(drop=True)
+
+
+def rank_matched(
+    scores: pd.DataFrame, subjects: pd.DataFrame, not_reached: pd.DataFrame, p: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rankings and pairwise tests per match (each match its own FDR families), with the columns
+    ``match``, ``kind``, ``reached``, mean ``examples_seen`` / ``test_accuracy`` and ``seed_sd``."""
+    kinds = scores.drop_duplicates("rule").set_index("rule")["kind"]
+    best = scores[scores["layer"] == BEST]
+    extra = (
+        best.groupby(["match", *CELL, "rule"])
+        .agg(
+            examples_seen=("examples_seen", "mean"),
+            test_accuracy=("test_accuracy", "mean"),
+            seed_sd=("score", lambda s: s.std(ddof=1) if len(s) > 1 else np.nan),
+        )
+        .reset_index()
+    )
+    rankings, pairs = [], []
+    for match in MATCHES:
+        sc, su = scores[scores["match"] == match], subjects[subjects["match"] == match]
+        if not len(sc):
+            continue
+        ranking, pairwise = rank_rules(
+            sc.drop(columns="match"),
+            su.drop(columns="match"),
+            n_boot=p["n_boot"],
+            seed=p["boot_seed"],
+            alpha=p["alpha"],
+        )
+        ranking.insert(0, "match", match)
+        pairwise.insert(0, "match", match)
+        rankings.append(ranking)
+        pairs.append(pairwise)
+    ranking = pd.concat(rankings, ignore_index=True) if rankings else pd.DataFrame()
+    pairwise = pd.concat(pairs, ignore_index=True) if pairs else pd.DataFrame()
+    if not len(ranking):
+        return ranking, pairwise
+    ranking = ranking.drop(columns=[c for c in ("kind",) if c in ranking]).merge(
+        extra, on=["match", *CELL, "rule"], how="left"
+    )
+    ranking.insert(ranking.columns.get_loc("rule") + 1, "kind", ranking["rule"].map(kinds))
+    ranking["reached"] = True
+    if len(not_reached):
+        cells = ranking[ranking["match"] == "accuracy"][CELL].drop_duplicates()
+        rows = [
+            {
+                "match": "accuracy",
+                **cell,
+                "rule": nr["rule"],
+                "kind": "rule",
+                "reached": False,
+                "n_seeds": nr["n_seeds"],
+                "n_seeds_reached": nr["n_reached"],
+                "score": np.nan,
+            }
+            for nr in not_reached.to_dict("records")
+            for cell in cells.to_dict("records")
+            if cell["arch"] == nr["arch"] and cell["trainset"] == nr["trainset"]
+        ]
+        ranking = pd.concat([ranking, pd.DataFrame(rows)], ignore_index=True)
+    ranking["rank"] = ranking["rank"].astype("Int64")
+    return ranking, pairwise
+
+
+def metrics_of(accuracy: pd.DataFrame, ranking: pd.DataFrame) -> dict:
+    """Headline numbers for ``dvc metrics diff``: mean accuracy per network, brain scores."""
+    out: dict = {"accuracy": {}, "brain_score": {}}
+    mean_acc = accuracy.groupby(["rule", "arch", "trainset"])["test_accuracy"].mean().reset_index()
+    for r in mean_acc.itertuples():
+        out["accuracy"][f"{r.rule}/{r.arch}/{r.trainset}"] = round(float(r.test_accuracy), 4)
+    for r in ranking.itertuples():
+        value = r.score_nc if r.method == "r2_spearman" else r.score
+        key = f"{r.match}/{r.recording}/{r.roi}/{r.method}/{r.rule}/{r.arch}/{r.trainset}"
+        out["brain_score"][key] = None if pd.isna(value) else round(float(value), 4)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--scores", nargs="+", required=True)
     ap.add_argument("--subjects", nargs="+", required=True)
+    ap.add_argument("--trajectories", nargs="+", required=True)
     ap.add_argument("--records", nargs="+", required=True)
-    ap.add_argument("--params", required=True, help="JSON: n_boot, boot_seed, alpha")
+    ap.add_argument(
+        "--params", required=True, help="JSON: n_boot, boot_seed, alpha, match_accuracy"
+    )
     ap.add_argument("--out-scores", required=True)
     ap.add_argument("--out-ranking", required=True)
     ap.add_argument("--out-pairwise", required=True)
+    ap.add_argument("--out-trajectories", required=True)
     ap.add_argument("--out-accuracy", required=True)
     ap.add_argument("--out-metrics", required=True)
     ap.add_argument("--out-curves", required=True, help="per-epoch training curves (DVC plots)")
@@ -40,49 +199,37 @@ def main() -> None:
     args = ap.parse_args()
     setup_logging(args.log)
     p = json.loads(args.params)
-    scores = pd.concat([pd.read_csv(f) for f in args.scores], ignore_index=True)
-    subjects = pd.concat([pd.read_csv(f) for f in args.subjects], ignore_index=True)
-    ranking, pairwise = rank_rules(
-        scores, subjects, n_boot=p["n_boot"], seed=p["boot_seed"], alpha=p["alpha"]
-    )
     records = [json.loads(open(f).read()) for f in args.records]
-    accuracy = pd.DataFrame(
-        [
-            {
-                k: r[k]
-                for k in (
-                    "rule",
-                    "arch",
-                    "trainset",
-                    "seed",
-                    "test_accuracy",
-                    "wall_time_s",
-                    "n_train",
-                )
-            }
-            for r in records
-        ]
+    scores, subjects, not_reached = complete_accuracy_match(
+        read_tables(args.scores), read_tables(args.subjects), records
     )
-    order = ["rule", "arch", "trainset", "seed", "recording", "roi", "method", "layer"]
+    for nr in not_reached.to_dict("records"):
+        log.warning(
+            "%s/%s/%s: %d of %d seeds reach the matched accuracy %s: not ranked at matched accuracy",
+            nr["rule"],
+            nr["arch"],
+            nr["trainset"],
+            nr["n_reached"],
+            nr["n_seeds"],
+            p["match_accuracy"].get(nr["trainset"]),
+        )
+    ranking, pairwise = rank_matched(scores, subjects, not_reached, p)
+    trajectories = read_tables(args.trajectories)
+    accuracy = accuracy_table(records)
+    order = ["match", "rule", "arch", "trainset", "seed", "recording", "roi", "method", "layer"]
     write_csv(args.out_scores, scores.sort_values(order, kind="stable"))
     write_csv(args.out_ranking, ranking)
     write_csv(args.out_pairwise, pairwise)
-    write_csv(args.out_accuracy, accuracy.sort_values(["rule", "arch", "trainset", "seed"]))
+    write_csv(
+        args.out_trajectories,
+        trajectories[TRAJECTORY_COLUMNS].sort_values(
+            ["rule", "arch", "trainset", "seed", "recording", "roi", "method", "layer", "snapshot"],
+            kind="stable",
+        ),
+    )
+    write_csv(args.out_accuracy, accuracy)
     write_csv(args.out_curves, curves_table(records))
-    metrics: dict = {"accuracy": {}, "brain_score": {}}
-    for r in (
-        accuracy.groupby(["rule", "arch", "trainset"])["test_accuracy"]
-        .mean()
-        .reset_index()
-        .itertuples()
-    ):
-        metrics["accuracy"][f"{r.rule}/{r.arch}/{r.trainset}"] = round(float(r.test_accuracy), 4)
-    for r in ranking.itertuples():
-        value = r.score_nc if r.method == "r2_spearman" else r.score
-        metrics["brain_score"][
-            f"{r.recording}/{r.roi}/{r.method}/{r.rule}/{r.arch}/{r.trainset}"
-        ] = None if pd.isna(value) else round(float(value), 4)
-    write_json(args.out_metrics, metrics)
+    write_json(args.out_metrics, metrics_of(accuracy, ranking))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,13 @@
-"""Show a stimulus set to a trained network (in its training set's input format); save layer
-activations and their correlation-distance RDMs."""
+"""Show a stimulus set to every network of one rule (all its archs, training sets, seeds and
+snapshots along training), in each training set's input format; save the layer RDMs.
+
+One job per (rule, stimulus set) instead of one per network: the cost is a forward pass per
+snapshot, so most of a per-network job would be process start-up. Writes
+
+- ``--snapshots-out``: every snapshot's layer RDMs in one table (:mod:`analyses.model_table`);
+- ``--activations-out`` / ``--rdms-out``: per network (in the order of ``--records``), the final
+  network's layer activations and RDMs, as read by the encoding, time-resolved and report steps.
+"""
 
 from __future__ import annotations
 
@@ -9,51 +17,97 @@ import json
 import numpy as np
 import torch
 
+from analyses.model_table import ModelTable
 from analyses.rdm import correlation_rdm
 from brain_data.images import model_input
 from brain_data.stimuli import load_stimuli
 from brain_data.trainsets import trainset_info
+from models import registry
 from models.training import build_rule
 from pipelines._io import run_main, setup_logging, write_npz
 
 
+def _check_lengths(args: argparse.Namespace) -> None:
+    n = len(args.records)
+    for name in ("snapshots", "activations_out", "rdms_out"):
+        if len(getattr(args, name)) != n:
+            raise ValueError(
+                f"--{name.replace('_', '-')}: {len(getattr(args, name))} paths for {n} records"
+            )
+
+
+def layer_activations(rule, x: torch.Tensor, seed: int) -> dict[str, np.ndarray]:
+    """Layer name -> (n_stim, features) float32 activations of ``rule`` (eval mode) for ``x``."""
+    rule.eval()
+    torch.manual_seed(seed)  # stochastic rules (spiking) read out reproducibly
+    with torch.no_grad():
+        return {
+            k: v.reshape(len(x), -1).numpy().astype(np.float32) for k, v in rule.layers(x).items()
+        }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--checkpoint", required=True)
-    ap.add_argument("--record", required=True)
+    ap.add_argument("--records", nargs="+", required=True, help="run records (.json) of one rule")
+    ap.add_argument("--snapshots", nargs="+", required=True, help="their snapshot files (.pt)")
     ap.add_argument("--stimset", required=True)
-    ap.add_argument("--activations", required=True)
-    ap.add_argument("--rdms", required=True)
+    ap.add_argument("--snapshots-out", required=True, help="all snapshots' layer RDMs (.npz)")
+    ap.add_argument("--activations-out", nargs="+", required=True)
+    ap.add_argument("--rdms-out", nargs="+", required=True)
     ap.add_argument("--log")
     args = ap.parse_args()
     setup_logging(args.log)
+    _check_lengths(args)
     torch.set_num_threads(1)
-    rec = json.loads(open(args.record).read())
-    rule = build_rule(
-        rec["rule"],
-        rec["arch"],
-        rec["in_shape"],
-        rec["n_classes"],
-        arch_params=rec.get("arch_params"),
-        hparams=rec.get("hparams"),
-        seed=rec["seed"],
-    )
-    rule.load_state_dict(torch.load(args.checkpoint, weights_only=True, map_location="cpu"))
-    rule.eval()
     stimuli = load_stimuli(args.stimset)
-    x = model_input(stimuli.images, trainset_info(rec["trainset"])["input"])  # (n, c, h, w)
-    torch.manual_seed(rec["seed"])  # stochastic rules (spiking) read out reproducibly
-    with torch.no_grad():
-        acts = {
-            k: v.reshape(len(x), -1).numpy().astype(np.float32) for k, v in rule.layers(x).items()
-        }
-    layers = list(acts)
-    write_npz(args.activations, layers=np.array(layers), **acts)
-    write_npz(
-        args.rdms,
-        layers=np.array(layers),
-        rdms=np.stack([correlation_rdm(acts[k]) for k in layers]).astype(np.float64),
-    )
+    inputs: dict[str, torch.Tensor] = {}
+    table = ModelTable.empty(stimuli.n_stimuli)
+    for rec_path, snap_path, act_out, rdm_out in zip(
+        args.records, args.snapshots, args.activations_out, args.rdms_out, strict=True
+    ):
+        rec = json.loads(open(rec_path).read())
+        if rec["trainset"] not in inputs:  # (n, c, h, w) in the training set's input format
+            inputs[rec["trainset"]] = model_input(
+                stimuli.images, trainset_info(rec["trainset"])["input"]
+            )
+        x = inputs[rec["trainset"]]
+        rule = build_rule(
+            rec["rule"],
+            rec["arch"],
+            rec["in_shape"],
+            rec["n_classes"],
+            arch_params=rec.get("arch_params"),
+            hparams=rec.get("hparams"),
+            seed=rec["seed"],
+        )
+        snaps = torch.load(snap_path, weights_only=True, map_location="cpu")
+        kind = "control" if registry.get(rec["rule"]).card.family == "control" else "rule"
+        n_snap = len(snaps["states"])
+        for i, state in enumerate(snaps["states"]):
+            rule.load_state_dict(state)
+            acts = layer_activations(rule, x, rec["seed"])
+            rdms = {k: correlation_rdm(v) for k, v in acts.items()}
+            table.add(
+                rdms,
+                rule=rec["rule"],
+                arch=rec["arch"],
+                trainset=rec["trainset"],
+                seed=int(rec["seed"]),
+                snapshot=i,
+                examples_seen=int(snaps["examples_seen"][i]),
+                test_accuracy=float(snaps["test_accuracy"][i]),
+                final=i == n_snap - 1,
+                kind=kind,
+            )
+            if i == n_snap - 1:
+                layers = list(acts)
+                write_npz(act_out, layers=np.array(layers), **acts)
+                write_npz(
+                    rdm_out,
+                    layers=np.array(layers),
+                    rdms=np.stack([rdms[k] for k in layers]).astype(np.float64),
+                )
+    write_npz(args.snapshots_out, **table.to_arrays())
 
 
 if __name__ == "__main__":

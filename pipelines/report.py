@@ -18,6 +18,7 @@ from pipelines.fetch import file_specs
 from reports import figures, sections
 from reports.html import Report, figure_png, img_tag, table
 from reports.timecourse import timecourse_figures
+from reports.trajectories import trajectory_section
 
 QUESTION = (
     "Which biologically plausible learning rule produces representations most like the human "
@@ -124,6 +125,7 @@ def main() -> None:
     ap.add_argument("--timecourse", help="time-resolved scores (results/timecourse.csv)")
     ap.add_argument("--peaks", help="time-resolved peak latencies (results/timecourse_peaks.csv)")
     ap.add_argument("--encoding", help="encoding-model scores (results/encoding.csv)")
+    ap.add_argument("--trajectories", help="brain scores along training (results/trajectories.csv)")
     args = ap.parse_args()
     setup_logging(args.log)
     scores, ranking = pd.read_csv(args.scores), pd.read_csv(args.ranking)
@@ -194,16 +196,26 @@ def main() -> None:
         "rank_stability_w",
         "tied_with",
     ]
-    for (rec, roi, method), g in ranking.groupby(["recording", "roi", "method"], sort=True):
-        rep.heading(f"{rec} · {roi} · {method}", 3)
+    ranked = (
+        ranking[ranking["score"].notna()]
+        if "match" in ranking
+        else ranking.assign(match="examples")
+    )
+    for (match, rec, roi, method), g in ranked.groupby(
+        ["match", "recording", "roi", "method"], sort=True
+    ):
+        rep.heading(f"{rec} · {roi} · {method} · matched {match}", 3)
         rep.raw(table(_display(g)[cols]))
-        name = _slug("scores", rec, roi, method)
+        name = _slug("scores", match, rec, roi, method)
         figs[name] = figure_png(figures.score_bars(g, f"{rec} {roi} ({method})"))
         rep.raw(img_tag(figs[name], name))
         s = scores[
-            (scores["recording"] == rec) & (scores["roi"] == roi) & (scores["method"] == method)
+            (scores["recording"] == rec)
+            & (scores["roi"] == roi)
+            & (scores["method"] == method)
+            & (scores.get("match", match) == match)
         ]
-        name = _slug("layers", rec, roi, method)
+        name = _slug("layers", match, rec, roi, method)
         figs[name] = figure_png(
             figures.layer_profiles(s, f"Per-layer profile: {rec} {roi} ({method})")
         )
@@ -212,13 +224,16 @@ def main() -> None:
             (pairwise["recording"] == rec)
             & (pairwise["roi"] == roi)
             & (pairwise["method"] == method)
+            & (pairwise.get("match", match) == match)
         ]
         if len(pw):
-            name = _slug("significance", rec, roi, method)
+            name = _slug("significance", match, rec, roi, method)
             figs[name] = figure_png(
                 figures.significance_matrix(g, pw, f"Pairwise differences: {rec} {roi} ({method})")
             )
             rep.raw(img_tag(figs[name], name))
+    if args.trajectories:
+        trajectory_section(rep, figs, pd.read_csv(args.trajectories), ranking)
     if len(pairwise):
         rep.heading("Pairwise tests")
         rep.raw(table(pairwise, "{:.4f}"))
@@ -249,7 +264,11 @@ def main() -> None:
         figures.rdm_grid(brain_rdms, "Brain RDMs (subject mean, percentile)")
     )
     rep.raw(img_tag(figs["rdms_brain"], "brain RDMs"))
-    best = scores[(scores["layer"] == BEST) & (scores["method"] == "spearman")]
+    best = scores[
+        (scores["layer"] == BEST)
+        & (scores["method"] == "spearman")
+        & (scores.get("match", "examples") == "examples")
+    ]
     for (arch, trainset), g in best.groupby(["arch", "trainset"]):
         panel = {}
         for path in sorted(args.model_rdms):

@@ -1,4 +1,6 @@
-"""Train one (rule, arch, trainset, seed) and write the checkpoint and its JSON record."""
+"""Train one (rule, arch, trainset, seed); write the final checkpoint, the snapshots along training
+(weights and test accuracy at log-spaced example counts, the first the untrained network) and the
+JSON record (budget actually used, accuracy, curves, snapshot table)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import torch
 
 from brain_data.trainsets import as_tensors, trainset_info
 from models import registry
-from models.training import build_rule, train
+from models.training import build_rule, snapshot_points, train
 from pipelines._io import atomic_path, run_main, setup_logging, write_json
 
 log = logging.getLogger("bioalign.train")
@@ -26,9 +28,11 @@ def main() -> None:
     ap.add_argument(
         "--params",
         required=True,
-        help="JSON: rule, arch, trainset, seed, hparams, arch_params, training",
+        help="JSON: rule, arch, trainset, seed, hparams, arch_params, training, snapshots "
+        "(fractions of the examples budget)",
     )
     ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--snapshots", required=True, help="output: the snapshots (.pt)")
     ap.add_argument("--record", required=True)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log")
@@ -57,14 +61,22 @@ def main() -> None:
         hparams=p.get("hparams"),
         seed=p["seed"],
     ).to(device)
+    epochs = int(tr["epochs"])
+    points = snapshot_points(p.get("snapshots", [0, 1]), len(y_tr) * epochs)
     log.info(
-        "training %s/%s/%s seed %d on %d images (%s)",
+        "training %s/%s/%s seed %d: %d images x %d epochs = %d examples, batch %d, %s (%s); "
+        "snapshots at %s",
         p["rule"],
         p["arch"],
         p["trainset"],
         p["seed"],
         len(y_tr),
+        epochs,
+        len(y_tr) * epochs,
+        int(tr["batch_size"]),
+        tr.get("lr_schedule", "constant"),
         device,
+        points,
     )
     resume_path = Path(args.checkpoint).with_suffix(".resume.pt")
     digest = hashlib.sha256(args.params.encode()).hexdigest()
@@ -74,13 +86,26 @@ def main() -> None:
         y_tr,
         x_te,
         y_te,
-        epochs=int(tr["epochs"]),
+        epochs=epochs,
         batch_size=int(tr["batch_size"]),
         seed=p["seed"],
         lr_schedule=tr.get("lr_schedule", "constant"),
+        snapshots=points,
         resume=load_resume(resume_path, digest),
         on_epoch=lambda state: save_resume(resume_path, state, digest),
     )
+    snaps = result.snapshots
+    with atomic_path(args.snapshots) as tmp:
+        torch.save(
+            {
+                "examples_seen": torch.tensor([s.examples_seen for s in snaps]),
+                "test_accuracy": torch.tensor(
+                    [s.test_accuracy for s in snaps], dtype=torch.float64
+                ),
+                "states": [s.state for s in snaps],
+            },
+            tmp,
+        )
     with atomic_path(args.checkpoint) as tmp:
         torch.save({k: v.cpu() for k, v in rule.state_dict().items()}, tmp)
     write_json(
@@ -92,6 +117,13 @@ def main() -> None:
             "wall_time_s": result.wall_time_s,
             "n_train": len(y_tr),
             "n_test": len(y_te),
+            "epochs": epochs if rule.learns else 0,
+            "batch_size": int(tr["batch_size"]),
+            "examples_seen": result.examples_seen,
+            "snapshots": [
+                {"index": i, "examples_seen": s.examples_seen, "test_accuracy": s.test_accuracy}
+                for i, s in enumerate(snaps)
+            ],
             "in_shape": list(x_tr.shape[1:]),
             "n_classes": info["n_classes"],
             "device": device,

@@ -77,7 +77,11 @@ def training_section(
         "accuracy); ρ is Spearman's rank correlation over rules.",
         "note",
     )
-    spear = ranking[ranking["method"] == "spearman"]
+    spear = ranking[
+        (ranking["method"] == "spearman")
+        & (ranking.get("match", "examples") == "examples")
+        & (ranking.get("kind", "rule") == "rule")
+    ].drop(columns=["test_accuracy", "examples_seen"], errors="ignore")
     for (rec, roi), g in spear.groupby(["recording", "roi"], sort=True):
         fig = training.accuracy_vs_brain(accuracy, g, colors, f"{rec} · {roi}")
         _add(rep, figs, f"accuracy_vs_brain_{rec}_{roi}", fig)

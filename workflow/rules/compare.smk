@@ -1,33 +1,38 @@
-# Comparison with the brain and aggregation into rankings.
+# Comparison with the brain (one job per model and recording: every network, every snapshot) and
+# aggregation into scores, trajectories and rankings at matched examples and matched accuracy.
 
 
 rule compare:
     input:
-        model=lambda wc: expand(rules.extract.output.rdms, stimset=get_stimset(wc), allow_missing=True),
+        table=get_model_table,
         brain=rules.brain_rdms.output.rdms,
     output:
-        scores="results/scores/{rule}/{arch}/{trainset}/seed{seed}/{recording}.csv",
-        subjects="results/scores/{rule}/{arch}/{trainset}/seed{seed}/{recording}_subjects.csv",
+        scores="results/scores/{model}/{recording}.csv",
+        subjects="results/scores/{model}/{recording}_subjects.csv",
+        trajectory="results/scores/{model}/{recording}_trajectory.csv",
     log:
-        "logs/compare/{rule}/{arch}/{trainset}/seed{seed}/{recording}.log",
+        "logs/compare/{model}/{recording}.log",
     params:
         spec=get_compare_params,
     message:
-        "RSA of {wildcards.rule} {wildcards.arch} {wildcards.trainset} seed {wildcards.seed} vs {wildcards.recording}"
+        "RSA of {wildcards.model} (all networks and snapshots) vs {wildcards.recording}"
     shell:
-        "{PY} -m pipelines.compare --model-rdms {input.model} --brain {input.brain}"
-        " --params {params.spec:q} --out {output.scores} --subjects-out {output.subjects} --log {log}"
+        "{PY} -m pipelines.compare --table {input.table} --brain {input.brain}"
+        " --params {params.spec:q} --out {output.scores} --subjects-out {output.subjects}"
+        " --trajectory-out {output.trajectory} --log {log}"
 
 
 rule aggregate:
     input:
-        scores=run_paths(rules.compare.output.scores, recording=STATIC_RECORDINGS),
-        subjects=run_paths(rules.compare.output.subjects, recording=STATIC_RECORDINGS),
+        scores=model_pair_paths(rules.compare.output.scores),
+        subjects=model_pair_paths(rules.compare.output.subjects),
+        trajectories=model_pair_paths(rules.compare.output.trajectory),
         records=run_paths(rules.train.output.record),
     output:
         scores="results/scores.csv",
         ranking=report("results/ranking.csv", caption="../report/ranking.rst", category="Ranking"),
         pairwise="results/pairwise.csv",
+        trajectories="results/trajectories.csv",
         accuracy=report("results/accuracy.csv", caption="../report/accuracy.rst", category="Training"),
         metrics="results/metrics.json",
         curves="results/curves.csv",
@@ -35,12 +40,14 @@ rule aggregate:
         "logs/aggregate/aggregate.log",
     params:
         spec=json.dumps({"n_boot": config["rsa"]["n_boot"], "boot_seed": config["rsa"]["seed"],
-                         "alpha": config["rsa"]["alpha"]}),
+                         "alpha": config["rsa"]["alpha"],
+                         "match_accuracy": config["match_accuracy"]}),
     message:
-        "Aggregating scores of every run into rankings"
+        "Aggregating scores of every model into trajectories and rankings"
     shell:
         "{PY} -m pipelines.aggregate --scores {input.scores} --subjects {input.subjects}"
-        " --records {input.records} --params {params.spec:q} --out-scores {output.scores}"
-        " --out-ranking {output.ranking} --out-pairwise {output.pairwise}"
+        " --trajectories {input.trajectories} --records {input.records} --params {params.spec:q}"
+        " --out-scores {output.scores} --out-ranking {output.ranking}"
+        " --out-pairwise {output.pairwise} --out-trajectories {output.trajectories}"
         " --out-accuracy {output.accuracy} --out-metrics {output.metrics}"
         " --out-curves {output.curves} --log {log}"

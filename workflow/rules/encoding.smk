@@ -4,8 +4,7 @@
 
 rule encode:
     input:
-        activations=lambda wc: expand(rules.extract.output.activations, stimset=get_stimset(wc),
-                                      allow_missing=True),
+        activations=lambda wc: expand(ACTIVATIONS, stimset=get_stimset(wc), allow_missing=True),
         brain=rules.brain_rdms.output.rdms,
     output:
         scores="results/encoding/{rule}/{arch}/{trainset}/seed{seed}/{recording}.csv",

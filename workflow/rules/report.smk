@@ -11,8 +11,8 @@ rule report:
         brain=expand(rules.brain_rdms.output.rdms, recording=STATIC_RECORDINGS),
         timecourse=TIMECOURSE_OUTPUTS,
         encoding=ENCODING_OUTPUTS,
-        model_rdms=lambda wc: sorted(set(run_paths(rules.extract.output.rdms,
-                                                   stimset=sorted(set(STIMSET.values()))))),
+        trajectories=rules.aggregate.output.trajectories,
+        model_rdms=lambda wc: sorted(set(run_paths(MODEL_RDMS, stimset=sorted(set(STIMSET.values()))))),
     output:
         html="results/report/index.html",
         figures=report(directory("results/report/figures"), patterns=["{name}.png"],
@@ -31,5 +31,5 @@ rule report:
         "{PY} -m pipelines.report --scores {input.scores} --ranking {input.ranking}"
         " --pairwise {input.pairwise} --accuracy {input.accuracy} --brain {input.brain}"
         " --model-rdms {input.model_rdms} --title {params.title:q} --html {output.html}"
-        " --curves {input.curves} --config-json {params.config:q} {params.timecourse} {params.encoding}"
+        " --curves {input.curves} --trajectories {input.trajectories} --config-json {params.config:q} {params.timecourse} {params.encoding}"
         " --figures {output.figures} --log {log}"

@@ -3,7 +3,7 @@
 
 rule compare_time:
     input:
-        model=lambda wc: expand(rules.extract.output.rdms, stimset=get_stimset(wc), allow_missing=True),
+        model=lambda wc: expand(MODEL_RDMS, stimset=get_stimset(wc), allow_missing=True),
         brain=rules.brain_rdms.output.rdms,
     output:
         scores="results/timecourse/{rule}/{arch}/{trainset}/seed{seed}/{recording}.csv",

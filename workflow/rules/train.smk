@@ -1,4 +1,5 @@
-# Training and read-out: one checkpoint per run, layer activations and RDMs per stimulus set.
+# Training and read-out: one job per network (checkpoint, snapshots along training, record); one
+# extract job per (rule, stimulus set) for all its networks and snapshots; one job per control.
 
 
 rule train:
@@ -6,6 +7,7 @@ rule train:
         data=rules.prepare_trainset.output.data,
     output:
         checkpoint="results/checkpoints/{rule}/{arch}/{trainset}/seed{seed}.pt",
+        snapshots="results/checkpoints/{rule}/{arch}/{trainset}/seed{seed}_snapshots.pt",
         record="results/checkpoints/{rule}/{arch}/{trainset}/seed{seed}.json",
     log:
         "logs/train/{rule}/{arch}/{trainset}/seed{seed}.log",
@@ -18,20 +20,37 @@ rule train:
         "Training {wildcards.rule} {wildcards.arch} on {wildcards.trainset}, seed {wildcards.seed}"
     shell:
         "{PY} -m pipelines.train --data {input.data} --params {params.spec:q}"
-        " --checkpoint {output.checkpoint} --record {output.record} --threads {threads} --log {log}"
+        " --checkpoint {output.checkpoint} --snapshots {output.snapshots} --record {output.record}"
+        " --threads {threads} --log {log}"
 
 
 rule extract:
     input:
-        checkpoint=rules.train.output.checkpoint,
-        record=rules.train.output.record,
+        records=lambda wc: run_paths(rules.train.output.record, rules=[wc.rule]),
+        snapshots=lambda wc: run_paths(rules.train.output.snapshots, rules=[wc.rule]),
     output:
-        activations="results/activations/{rule}/{arch}/{trainset}/seed{seed}/{stimset}.npz",
-        rdms="results/rdms/{rule}/{arch}/{trainset}/seed{seed}/{stimset}.npz",
+        table="results/rdms/{rule}/{stimset}_snapshots.npz",
+        activations=rule_run_outputs(ACTIVATIONS),
+        rdms=rule_run_outputs(MODEL_RDMS),
     log:
-        "logs/extract/{rule}/{arch}/{trainset}/seed{seed}/{stimset}.log",
+        "logs/extract/{rule}/{stimset}.log",
     message:
-        "Layer activations and RDMs of {wildcards.rule} {wildcards.arch} {wildcards.trainset} on {wildcards.stimset}"
+        "Layer RDMs of every {wildcards.rule} network and snapshot on {wildcards.stimset}"
     shell:
-        "{PY} -m pipelines.extract --checkpoint {input.checkpoint} --record {input.record}"
-        " --stimset {wildcards.stimset} --activations {output.activations} --rdms {output.rdms} --log {log}"
+        "{PY} -m pipelines.extract --records {input.records} --snapshots {input.snapshots}"
+        " --stimset {wildcards.stimset} --snapshots-out {output.table}"
+        " --activations-out {output.activations} --rdms-out {output.rdms} --log {log}"
+
+
+rule control:
+    output:
+        table="results/controls/{control}/{stimset}.npz",
+    log:
+        "logs/control/{control}/{stimset}.log",
+    params:
+        spec=json.dumps({"nets": NETS}),
+    message:
+        "Control model {wildcards.control} on {wildcards.stimset}"
+    shell:
+        "{PY} -m pipelines.controls --control {wildcards.control} --stimset {wildcards.stimset}"
+        " --params {params.spec:q} --out {output.table} --log {log}"

@@ -1,0 +1,116 @@
+"""The fair race in the report: brain score along training (vs examples seen, vs test accuracy),
+controls as reference lines, seed spread and rank agreement across seeds."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from analyses.scoring import BEST  # noqa: E402
+from reports.figures import rule_colors  # noqa: E402
+from reports.html import Report, figure_png, img_tag, table  # noqa: E402
+
+RESOLUTION_NOTE = (
+    "Networks see the stimuli at their training set's input size and format (MNIST: 28 x 28 grey; "
+    "CIFAR-10: 32 x 32 colour), the `pixels` control likewise; the other controls (luminance, colour, "
+    "Gabor energy) see the images at their native resolution. Published work shows that whether a "
+    "trained network beats an untrained one at early visual cortex can flip between 32 and 224 px, "
+    "so read early-visual scores with this resolution in mind."
+)
+FAIR_NOTE = (
+    "Every learning rule of one network trained on the same images and saw the same number of "
+    "examples (only batch size, learning rate and inference steps differ). Rankings are given at "
+    "that matched budget (match = examples) and at matched test accuracy (match = accuracy: each "
+    "rule at its first snapshot reaching the configured accuracy; rules that never reach it are "
+    "listed as not reached). Controls (untrained net, pixels, luminance, colour, Gabor energy, "
+    "stimulus categories) are ranked beside the rules with the same statistics."
+)
+
+
+def trajectory_figure(traj: pd.DataFrame, title: str) -> plt.Figure:
+    """Best-layer score vs examples seen (left) and vs test accuracy (right); mean over seeds, one
+    line per rule; single-state controls as horizontal dashed lines."""
+    fig, (ax_ex, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    colors = rule_colors(list(traj["rule"].unique()))
+    learners = traj[traj["kind"] == "rule"]
+    mean = (
+        learners.groupby(["rule", "snapshot"])[["examples_seen", "test_accuracy", "score"]]
+        .mean()
+        .reset_index()
+    )
+    for rule, g in mean.groupby("rule", sort=True):
+        g = g.sort_values("snapshot")
+        ax_ex.plot(
+            g["examples_seen"], g["score"], "-o", ms=2.5, lw=1, color=colors[rule], label=rule
+        )
+        ax_acc.plot(g["test_accuracy"], g["score"], "-o", ms=2.5, lw=1, color=colors[rule])
+    controls = traj[traj["kind"] == "control"].groupby("rule")["score"].mean()
+    for rule, value in controls.items():
+        for ax in (ax_ex, ax_acc):
+            ax.axhline(value, ls="--", lw=0.9, color=colors[rule])
+        ax_acc.annotate(
+            rule,
+            (1.0, value),
+            xycoords=("axes fraction", "data"),
+            fontsize=6,
+            color=colors[rule],
+            va="center",
+        )
+    ax_ex.set_xscale(
+        "symlog", linthresh=max(1.0, float(mean["examples_seen"].replace(0, np.nan).min()))
+    )
+    ax_ex.set_xlabel("examples seen (0 = untrained)")
+    ax_acc.set_xlabel("test accuracy")
+    ax_ex.set_ylabel("best-layer score (CV)")
+    for ax in (ax_ex, ax_acc):
+        ax.axhline(0, color="k", lw=0.4)
+    fig.suptitle(title, fontsize=10)
+    ax_ex.legend(fontsize=6, ncols=2, frameon=False, loc="upper left", bbox_to_anchor=(2.25, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def seed_table(ranking: pd.DataFrame) -> pd.DataFrame:
+    """Per ranking cell: seeds, the mean seed-to-seed SD of the rules' scores, the spread of the
+    rules' mean scores, and the rank agreement across seeds (Kendall's W, mean Spearman)."""
+    rules = ranking[(ranking.get("kind", "rule") == "rule") & ranking["score"].notna()]
+    keys = [k for k in ("match", "trainset", "arch", "recording", "roi", "method") if k in rules]
+    rows = []
+    for key, g in rules.groupby(keys, sort=True):
+        rows.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "seeds": int(g["n_seeds"].max()),
+                "seed SD (mean over rules)": g["seed_sd"].mean() if "seed_sd" in g else np.nan,
+                "SD of rule means": g["score"].std(ddof=1),
+                "Kendall's W": g["rank_stability_w"].iloc[0],
+                "mean Spearman": g["rank_stability_rho"].iloc[0],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def trajectory_section(
+    rep: Report, figs: dict[str, bytes], trajectories: pd.DataFrame, ranking: pd.DataFrame
+) -> None:
+    """Trajectory figures per (network, recording, ROI), the seed table and the fair-race notes."""
+    rep.heading("Brain score along training")
+    rep.paragraph(FAIR_NOTE, "note")
+    rep.paragraph(RESOLUTION_NOTE, "note")
+    best = trajectories[trajectories["layer"] == BEST]
+    if not len(best):
+        rep.paragraph("No trajectory rows (no static recording in the grid).")
+        return
+    method = "spearman" if (best["method"] == "spearman").any() else str(best["method"].iloc[0])
+    best = best[best["method"] == method]
+    for (arch, trainset, rec, roi), g in best.groupby(["arch", "trainset", "recording", "roi"]):
+        name = f"trajectory_{arch}_{trainset}_{rec}_{roi}".replace(" ", "_").replace("/", "_")
+        figs[name] = figure_png(trajectory_figure(g, f"{rec} {roi} · {arch}/{trainset} ({method})"))
+        rep.raw(img_tag(figs[name], name))
+    if len(ranking) and "rank_stability_w" in ranking:
+        rep.heading("Network instances: seed spread and rank agreement", 3)
+        rep.raw(table(seed_table(ranking)))
