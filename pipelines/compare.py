@@ -20,6 +20,7 @@ import pandas as pd
 from analyses.matching import snapshot_matches
 from analyses.model_table import ModelTable
 from analyses.scoring import score_roi
+from analyses.trajectory import trajectory_rows
 from pipelines._io import run_main, setup_logging, write_csv
 
 log = logging.getLogger("bioalign.compare")
@@ -48,21 +49,20 @@ def score_model(table: ModelTable, brain, p: dict) -> tuple[pd.DataFrame, ...]:
         n_perm=p.get("n_perm", 0),
         reweighted=p.get("reweighted"),
     )
-    light = dict(n_boot=p["n_boot"], n_splits=p["n_splits"], seed=p["boot_seed"], ci="subjects")
+    light = dict(n_boot=p["n_boot"], n_splits=p["n_splits"], seed=p["boot_seed"])
     thresholds = p.get("match_accuracy") or {}
-    nets = list(table.networks())
     runs: dict[tuple, list] = {}
-    for info, rows in nets:
+    for info, rows in table.networks():
         runs.setdefault(tuple(info[k] for k in RUN), []).append((info, rows))
-    scores, subjects, trajectory = [], [], []
-    for key, states in runs.items():
-        states.sort(key=lambda s: s[0]["snapshot"])
-        accs = [s[0]["test_accuracy"] for s in states]
-        is_control = states[0][0]["kind"] == "control"
-        matches = snapshot_matches(accs, is_control=is_control, threshold=thresholds.get(key[2]))
-        for i, (info, rows) in enumerate(states):
-            rdms = table.squares(rows, stim)  # (layers, n_rec, n_rec) in the recording's order
-            layers = list(table.meta.loc[rows, "layer"])
+    states, matches = [], []  # every network state, and which rankings it stands for
+    for key, snaps in runs.items():
+        snaps.sort(key=lambda s: s[0]["snapshot"])
+        by_index = snapshot_matches(
+            [s[0]["test_accuracy"] for s in snaps],
+            is_control=snaps[0][0]["kind"] == "control",
+            threshold=thresholds.get(key[2]),
+        )
+        for i, (info, rows) in enumerate(snaps):
             meta = {
                 **dict(zip(RUN, key, strict=True)),
                 "kind": info["kind"],
@@ -71,24 +71,28 @@ def score_model(table: ModelTable, brain, p: dict) -> tuple[pd.DataFrame, ...]:
                 "test_accuracy": float(info["test_accuracy"]),
                 "recording": p["recording"],
             }
-            for roi in rois:
-                for method in p["methods"]:
-                    r, _ = score_roi(rdms, brain[f"rdm_{roi}"], layers, method=method, **light)
-                    trajectory += [
-                        {
-                            **meta,
-                            "roi": roi,
-                            **{k: x[k] for k in ("method", "layer", "score", "ci_low", "ci_high")},
-                        }
-                        for x in r
-                    ]
-                    if i not in matches:
-                        continue
-                    r, s = score_roi(rdms, brain[f"rdm_{roi}"], layers, method=method, **full)
-                    for match in matches[i]:
-                        scores += [{**meta, "match": match, "roi": roi, **x} for x in r]
-                        subjects += [{**meta, "match": match, "roi": roi, **x} for x in s]
-        log.info("%s: %d snapshots, matches %s", "/".join(map(str, key)), len(states), matches)
+            states.append((meta, rows))
+            matches.append(by_index.get(i, []))
+        log.info("%s: %d snapshots, matches %s", "/".join(map(str, key)), len(snaps), by_index)
+    all_rows = np.concatenate([rows for _, rows in states])
+    rdms = table.squares(all_rows, stim)  # (rows, n_rec, n_rec) in the recording's order
+    layers = list(table.meta.loc[all_rows, "layer"])
+    offsets = np.cumsum([0] + [len(rows) for _, rows in states])
+    groups = [np.arange(a, b) for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+    scores, subjects, trajectory = [], [], []
+    for roi in rois:
+        brain_rdms = brain[f"rdm_{roi}"]
+        for method in p["methods"]:
+            traj = trajectory_rows(rdms, groups, layers, brain_rdms, method=method, **light)
+            for (meta, _), g, rows in zip(states, groups, traj, strict=True):
+                trajectory += [{**meta, "roi": roi, **x} for x in rows]
+            for (meta, _), g, ms in zip(states, groups, matches, strict=True):
+                if not ms:
+                    continue
+                r, s = score_roi(rdms[g], brain_rdms, [layers[i] for i in g], method=method, **full)
+                for match in ms:
+                    scores += [{**meta, "match": match, "roi": roi, **x} for x in r]
+                    subjects += [{**meta, "match": match, "roi": roi, **x} for x in s]
     return pd.DataFrame(scores), pd.DataFrame(subjects), pd.DataFrame(trajectory)
 
 

@@ -69,7 +69,7 @@ def _train_cmd(data: Path, out: Path, params: dict) -> list[str]:
     return [
         sys.executable, "-m", "pipelines.train", "--data", str(data), "--params", json.dumps(params),
         "--checkpoint", str(out / "seed0.pt"), "--record", str(out / "seed0.json"),
-        "--log", str(out / "train.log"),
+        "--snapshots", str(out / "seed0_snapshots.pt"), "--log", str(out / "train.log"),
     ]  # fmt: skip
 
 
@@ -85,6 +85,7 @@ def test_killed_training_job_resumes_and_leaves_no_complete_looking_output(tmp_p
         "rule": "bp", "arch": "mlp", "trainset": "mnist", "seed": 0, "hparams": {},
         "arch_params": ARCH,
         "training": {"epochs": 3, "batch_size": 16, "n_train": 12000, "n_test": 500},
+        "snapshots": [0, 0.01, 0.3, 0.5, 1],
     }  # fmt: skip
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     killed.mkdir(), whole.mkdir()
@@ -108,3 +109,9 @@ def test_killed_training_job_resumes_and_leaves_no_complete_looking_output(tmp_p
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     rec_a, rec_b = (json.loads((d / "seed0.json").read_text()) for d in (killed, whole))
     assert rec_a["curves"] == rec_b["curves"]
+    # snapshots taken before the kill survive it: the resumed run has the uninterrupted one's
+    assert rec_a["snapshots"] == rec_b["snapshots"] and len(rec_a["snapshots"]) == 5
+    sa, sb = (torch.load(d / "seed0_snapshots.pt", weights_only=True) for d in (killed, whole))
+    assert torch.equal(sa["examples_seen"], sb["examples_seen"])
+    for x, y in zip(sa["states"], sb["states"], strict=True):
+        assert all(torch.equal(x[k], y[k]) for k in x)

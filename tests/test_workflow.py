@@ -59,9 +59,14 @@ def test_workflow_writes_every_output(workflow_run):
         "accuracy.csv",
         "metrics.json",
         "report/index.html",
+        "trajectories.csv",
         "checkpoints/bp/mlp/mnist/seed0.pt",
+        "checkpoints/bp/mlp/mnist/seed0_snapshots.pt",
         "activations/bp/mlp/mnist/seed0/objects92.npz",
-        "scores/random/mlp/mnist/seed0/algonauts2019-92.csv",
+        "rdms/bp/objects92_snapshots.npz",
+        "controls/pixels/objects92.npz",
+        "scores/random/algonauts2019-92.csv",
+        "scores/pixels/algonauts2019-92_trajectory.csv",
     ):
         assert (res / name).is_file(), name
     assert not list(res.rglob(".tmp-*")), "temporary files left behind"
@@ -70,13 +75,14 @@ def test_workflow_writes_every_output(workflow_run):
 def test_workflow_tables_are_complete_and_sane(workflow_run):
     res = workflow_run / "results"
     scores = pd.read_csv(res / "scores.csv")
-    assert set(scores["rule"]) == {"bp", "random"}
+    assert set(scores["rule"]) == {"bp", "random", "pixels", "category"}
+    assert set(scores["match"]) == {"examples", "accuracy"}
     assert set(zip(scores["recording"], scores["roi"], strict=True)) == {
         ("algonauts2019-92", "EVC"),
         ("algonauts2019-92", "IT"),
         ("kriegeskorte2008-mit", "IT"),
     }
-    assert set(scores["layer"]) == {"fc1", "fc2", "out", "best_cv"}
+    assert set(scores["layer"]) == {"fc1", "fc2", "out", "best_cv", "pixels", "category"}
     alg = scores[(scores["recording"] == "algonauts2019-92") & (scores["method"] == "r2_spearman")]
     assert alg.groupby("roi")["noise_ceiling_high"].first().round(3).to_dict() == {
         "EVC": 0.159,
@@ -86,10 +92,26 @@ def test_workflow_tables_are_complete_and_sane(workflow_run):
         scores["ci_low"].dropna() <= scores.loc[scores["ci_low"].notna(), "score"] + 1e-12
     ).all()
     ranking = pd.read_csv(res / "ranking.csv")
-    assert len(ranking) == 2 * 3 * 2  # rules x (recording, roi) x methods
-    assert set(ranking["rank"]) == {1, 2}
+    # (rules + controls) x (recording, roi) x methods x matches
+    assert len(ranking) == 4 * 3 * 2 * 2
+    assert set(ranking["rank"]) == {1, 2, 3, 4}
+    kinds = ranking.drop_duplicates("rule").set_index("rule")["kind"].to_dict()
+    assert kinds == {"bp": "rule", "random": "control", "pixels": "control", "category": "control"}
+    # bp reaches the test config's matched accuracy (0.5) before its final snapshot
+    bp = ranking[(ranking["rule"] == "bp")].set_index("match")
+    assert (bp.loc["accuracy", "examples_seen"] < bp.loc["examples", "examples_seen"]).all()
+    traj = pd.read_csv(res / "trajectories.csv")
+    bp_traj = traj[(traj["rule"] == "bp") & (traj["layer"] == "best_cv")]
+    assert sorted(bp_traj["examples_seen"].unique()) == [0, 256, 640, 2000]
+    # the first snapshot is the untrained network: the same scores as the random control
+    first = bp_traj[bp_traj["snapshot"] == 0].set_index(["recording", "roi", "method"])["score"]
+    rand = traj[(traj["rule"] == "random") & (traj["layer"] == "best_cv")]
+    rand = rand.set_index(["recording", "roi", "method"])["score"]
+    assert first.sort_index().to_numpy() == pytest.approx(rand.sort_index().to_numpy())
     acc = pd.read_csv(res / "accuracy.csv").set_index("rule")["test_accuracy"]
     assert acc["bp"] > 0.6 and acc["random"] < 0.2
+    budget = pd.read_csv(res / "accuracy.csv").set_index("rule")["examples_seen"]
+    assert budget["bp"] == 2000 and budget["random"] == 0
     metrics = json.loads((res / "metrics.json").read_text())
     assert metrics["accuracy"]["bp/mlp/mnist"] == pytest.approx(acc["bp"], abs=1e-4)
     html = (res / "report" / "index.html").read_text()
