@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import json
 import logging
 import os
@@ -42,6 +44,50 @@ def write_npz(path: str | Path, **arrays: np.ndarray) -> None:
 def write_csv(path: str | Path, frame) -> None:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6g")
+
+
+def save_torch(path: str | Path, obj) -> str:
+    """``torch.save`` ``obj`` to ``path`` atomically, byte-reproducibly; return the file's sha256.
+
+    torch names the archive's inner folder after the file it writes to; saving through a buffer
+    gives every file the same inner name, so the same object always gives the same bytes.
+    """
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    data = buf.getvalue()
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_torch(path: str | Path, sha256: str | None = None, *, what: str = "file"):
+    """``torch.load(weights_only=True)`` of ``path``, checked against ``sha256`` when given.
+
+    A truncated or altered file raises ``CorruptFileError`` naming it; it is first moved aside
+    (``<name>.corrupt``) so that the step that wrote it runs again on the next ``snakemake`` call.
+    """
+    import torch
+
+    from brain_data.errors import CorruptFileError
+
+    path = Path(path)
+    data = path.read_bytes()
+    problem = None
+    actual = hashlib.sha256(data).hexdigest()
+    if sha256 is not None and actual != sha256:
+        problem = f"its sha256 is {actual}, its run record says {sha256}"
+    else:
+        try:
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
+            problem = f"not a readable torch file ({type(err).__name__}: {err})"
+    aside = path.with_name(path.name + ".corrupt")
+    os.replace(path, aside)
+    raise CorruptFileError(
+        f"{path}: corrupt {what}, {problem}; moved to {aside.name} so that the next run rebuilds it"
+    )
 
 
 def _jsonable(obj):

@@ -14,7 +14,7 @@ from brain_data.images import model_input
 from brain_data.stimuli import load_stimuli
 from brain_data.trainsets import trainset_info
 from models.training import build_rule
-from pipelines._io import run_main, setup_logging, write_npz
+from pipelines._io import load_torch, run_main, setup_logging, write_npz
 
 
 def main() -> None:
@@ -38,7 +38,9 @@ def main() -> None:
         hparams=rec.get("hparams"),
         seed=rec["seed"],
     )
-    rule.load_state_dict(torch.load(args.checkpoint, weights_only=True, map_location="cpu"))
+    rule.load_state_dict(
+        load_torch(args.checkpoint, rec.get("checkpoint_sha256"), what="checkpoint")
+    )
     rule.eval()
     stimuli = load_stimuli(args.stimset)
     x = model_input(stimuli.images, trainset_info(rec["trainset"])["input"])  # (n, c, h, w)
