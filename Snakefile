@@ -4,13 +4,19 @@ import os
 
 from snakemake.utils import min_version, validate
 
+from models.config_check import check_config
+
 min_version("8.0")
 
 
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
-validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+# Before the schema: YAML aliases may not expand the config beyond a bound, and an unknown or
+# misspelt key (at any level) stops the run, naming it and the closest valid key.
+SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+check_config(config, SCHEMA)
+validate(config, SCHEMA)
 
 
 report: "workflow/report/workflow.rst"

@@ -29,6 +29,7 @@ __all__ = [
     "load_recording",
     "manifest_path",
     "manifest_paths",
+    "select_recordings",
     "validate_rdms",
 ]
 
@@ -64,6 +65,31 @@ class Recording:
 def manifest_paths(root: Path = ROOT) -> dict[str, Path]:
     """Every ``<root>/<id>/manifest.yaml`` by id."""
     return {p.parent.name: p for p in sorted(Path(root).glob("*/manifest.yaml"))}
+
+
+def select_recordings(
+    requested: str | list[str], root: Path = ROOT
+) -> tuple[list[str], dict[str, dict], dict[str, str]]:
+    """The recordings a run uses, their manifests, and the manifests skipped with the reason.
+
+    ``requested="all"``: every manifest that is enabled by default; a malformed one is skipped (its
+    reason returned, for a warning) rather than blocking every run. A list of ids: each must load;
+    a malformed or unknown one raises ``RecordingError`` naming it.
+    """
+    manifests, skipped = {}, {}
+    for rid, path in manifest_paths(root).items():
+        try:
+            manifests[rid] = load_manifest(path)
+        except DataError as err:
+            skipped[rid] = str(err)
+    if requested == "all":
+        return sorted(r for r, m in manifests.items() if enabled_by_default(m)), manifests, skipped
+    for rid in requested:
+        if rid in skipped:
+            raise RecordingError(f"recording {rid!r} is requested, but {skipped[rid]}")
+        if rid not in manifests:
+            manifests[rid] = load_manifest(manifest_path(rid))
+    return list(requested), manifests, {}
 
 
 def manifest_path(recording: str) -> Path:

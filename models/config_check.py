@@ -1,0 +1,141 @@
+"""Strict configuration: unknown keys are errors, and YAML may not build more than it shows.
+
+``check_keys`` walks a value beside its JSON schema and refuses every key that the schema does not
+allow (``additionalProperties: false``), naming where it is and the closest valid key; the schema is
+the only list of keys, so adding a property to the schema is all a new key needs. ``check_size``
+bounds what YAML anchors and aliases may expand to (a "billion laughs" file is a few hundred bytes
+that reference each other into 10^9 nodes: cheap to parse, ruinous to copy, validate or walk).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import yaml
+
+__all__ = [
+    "MAX_NODES",
+    "ConfigError",
+    "check_config",
+    "check_keys",
+    "check_size",
+    "load_schema",
+    "safe_load",
+]
+
+MAX_NODES = 1_000_000  # expanded size allowed for one YAML document (configs, manifests, specs)
+
+
+class ConfigError(ValueError):
+    """A configuration or manifest key is unknown, or a YAML document expands too far."""
+
+
+def load_schema(path: str | Path) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _resolve(schema: dict, root: dict) -> dict:
+    while isinstance(schema, dict) and "$ref" in schema:
+        ref = schema["$ref"]
+        if not ref.startswith("#/"):
+            return {}
+        node = root
+        for part in ref[2:].split("/"):
+            node = node[part]
+        schema = node
+    return schema if isinstance(schema, dict) else {}
+
+
+def _object_branch(schema: dict, root: dict) -> dict | None:
+    """The schema that applies to a mapping value (through ``$ref`` and ``oneOf``/``anyOf``)."""
+    schema = _resolve(schema, root)
+    for key in ("oneOf", "anyOf"):
+        for branch in schema.get(key, []):
+            b = _resolve(branch, root)
+            types = b.get("type", [])
+            if "object" in (types if isinstance(types, list) else [types]):
+                return b
+    return schema
+
+
+def unknown_keys(value, schema: dict, root: dict | None = None, path: tuple = ()) -> list:
+    """Every ``(path, key, allowed)`` of ``value`` that ``schema`` forbids, depth first."""
+    root = schema if root is None else root
+    out: list = []
+    if isinstance(value, dict):
+        s = _object_branch(schema, root)
+        if s is None:
+            return out
+        props = s.get("properties", {})
+        extra = s.get("additionalProperties", True)
+        names = _resolve(s.get("propertyNames", {}), root)
+        allowed = list(props) + list(names.get("enum", []))
+        for key, sub in value.items():
+            if key in props:
+                out += unknown_keys(sub, props[key], root, path + (key,))
+            elif extra is False or (names.get("enum") and key not in names["enum"]):
+                out.append((path, str(key), allowed))
+            elif isinstance(extra, dict):
+                out += unknown_keys(sub, extra, root, path + (key,))
+    elif isinstance(value, list):
+        items = _resolve(schema, root).get("items")
+        if isinstance(items, dict):
+            for i, sub in enumerate(value):
+                out += unknown_keys(sub, items, root, path + (i,))
+    return out
+
+
+def check_keys(value, schema: dict, where: str) -> None:
+    """Raise ``ConfigError`` naming the first unknown key of ``value`` and the closest valid one."""
+    bad = unknown_keys(value, schema)
+    if not bad:
+        return
+    lines = []
+    for path, key, allowed in bad:
+        at = "/".join(str(p) for p in path + (key,))
+        close = difflib.get_close_matches(key, [str(a) for a in allowed], n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        lines.append(f"unknown key {at!r}: {hint}valid here: {', '.join(map(str, allowed))}")
+    raise ConfigError(f"{where}: " + "; ".join(lines))
+
+
+def check_size(value, where: str, limit: int = MAX_NODES) -> None:
+    """Refuse a value whose expanded size (aliases counted each time they are used) exceeds
+    ``limit`` nodes; computed on the shared structure, so a bomb is caught without expanding it."""
+    memo: dict[int, int] = {}
+
+    def size(v) -> int:
+        if not isinstance(v, dict | list):
+            return 1
+        if id(v) in memo:
+            return memo[id(v)]
+        memo[id(v)] = limit + 1  # a self-referencing alias is infinitely large
+        items = v.items() if isinstance(v, dict) else enumerate(v)
+        n = 1
+        for k, sub in items:
+            n += size(k) + size(sub)
+            if n > limit:
+                break
+        memo[id(v)] = n
+        return n
+
+    n = size(value)
+    if n > limit:
+        raise ConfigError(
+            f"{where}: its YAML aliases expand to more than {limit:,} values (a 'YAML bomb'?); "
+            "write the values out instead of repeating anchors"
+        )
+
+
+def check_config(config: dict, schema_path: str | Path, where: str = "config") -> None:
+    """The workflow's config: bounded in size, and every key known to the schema."""
+    check_size(config, where)
+    check_keys(config, load_schema(schema_path), where)
+
+
+def safe_load(text: str, where: str, loader=yaml.SafeLoader, limit: int = MAX_NODES):
+    """``yaml.load`` with a safe ``loader``, then ``check_size``."""
+    data = yaml.load(text, Loader=loader)  # noqa: S506 - callers pass SafeLoader subclasses
+    check_size(data, where, limit)
+    return data
