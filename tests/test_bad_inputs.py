@@ -371,3 +371,21 @@ def test_out_of_range_stimulus_order_names_the_index(tmp_path, monkeypatch):
     man = _npy_recording(tmp_path, monkeypatch, stimulus_order=[1, 2, 95, 4, 93])
     with pytest.raises(RecordingError, match=r"out of range: 95 at position 3, 93 at position 5"):
         load_recording(str(man))
+
+
+def test_encoding_on_too_few_stimuli_is_marked_unreliable(caplog):
+    import pandas as pd
+
+    from pipelines.encode import MIN_TRAIN_STIMULI, reliability_note, score_layers
+
+    rng = np.random.default_rng(0)
+    few = score_layers({"fc1": rng.random((20, 8))}, rng.random((1, 20, 6)),
+                       n_components=5, n_folds=5, seed=0)  # fmt: skip
+    assert few[0]["n_train_stimuli"] == 16 and few[0]["reliable"] is False
+    assert f"trains on 16 per fold (< {MIN_TRAIN_STIMULI})" in caplog.text
+    many = score_layers({"fc1": rng.random((80, 8))}, rng.random((1, 80, 6)),
+                        n_components=5, n_folds=5, seed=0)  # fmt: skip
+    assert many[0]["reliable"] is True
+    frame = pd.DataFrame([{"recording": "nsd", **few[0]}, {"recording": "big", **many[0]}])
+    assert reliability_note(frame).startswith("Unreliable: nsd (16 training stimuli per fold)")
+    assert reliability_note(frame.iloc[1:]) is None
