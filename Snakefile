@@ -4,7 +4,7 @@ import os
 
 from snakemake.utils import min_version, validate
 
-from models.config_check import check_config
+from models.config_check import check_config, check_known_ids
 
 min_version("8.0")
 
@@ -17,6 +17,7 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
 check_config(config, SCHEMA)
 validate(config, SCHEMA)
+check_known_ids(config)
 
 
 report: "workflow/report/workflow.rst"

@@ -29,6 +29,8 @@ def validate_rdms(
         raise RecordingError(
             f"{where}: RDMs must be (subjects, stimuli, stimuli), got {rdms.shape}"
         )
+    if rdms.shape[0] == 0:
+        raise RecordingError(f"{where}: holds no RDM (0 subjects)")
     if rdms.shape[1] < MIN_STIMULI:
         raise RecordingError(
             f"{where}: RDMs over {rdms.shape[1]} stimuli; at least {MIN_STIMULI} are needed"

@@ -17,8 +17,10 @@ import yaml
 __all__ = [
     "MAX_NODES",
     "ConfigError",
+    "StrictLoader",
     "check_config",
     "check_keys",
+    "check_known_ids",
     "check_size",
     "load_schema",
     "safe_load",
@@ -27,8 +29,34 @@ __all__ = [
 MAX_NODES = 1_000_000  # expanded size allowed for one YAML document (configs, manifests, specs)
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
 class ConfigError(ValueError):
     """A configuration or manifest key is unknown, or a YAML document expands too far."""
+
+
+class StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML silently keeps the
+    last one, so ``rois: {IT: a, IT: b}`` would lose an ROI without a word)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(
+                    key_node, yaml.ScalarNode
+                ):
+                    continue
+                if key_node.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        seen[key_node.value],
+                        f"found the key {key_node.value!r} a second time",
+                        key_node.start_mark,
+                    )
+                seen[key_node.value] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
 
 
 def load_schema(path: str | Path) -> dict:
@@ -134,8 +162,28 @@ def check_config(config: dict, schema_path: str | Path, where: str = "config") -
     check_keys(config, load_schema(schema_path), where)
 
 
-def safe_load(text: str, where: str, loader=yaml.SafeLoader, limit: int = MAX_NODES):
-    """``yaml.load`` with a safe ``loader``, then ``check_size``."""
+def check_known_ids(config: dict, where: str = "config") -> None:
+    """Rule and training-set ids of the grid exist (``models/rules/<id>.py``,
+    ``brain_data/trainsets/<id>.yaml``), checked without importing them; unknown ones are named
+    with the closest known id."""
+    known = {
+        "rules": sorted(
+            p.stem
+            for p in (REPO / "models" / "rules").glob("*.py")
+            if not p.stem.startswith("_") and p.stem != "base"
+        ),
+        "trainsets": sorted(p.stem for p in (REPO / "brain_data" / "trainsets").glob("*.yaml")),
+    }
+    for key, ids in known.items():
+        for value in config.get(key, []):
+            if value not in ids:
+                close = difflib.get_close_matches(str(value), ids, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ConfigError(f"{where}: {key}: unknown id {value!r}; {hint}known: {ids}")
+
+
+def safe_load(text: str, where: str, loader=StrictLoader, limit: int = MAX_NODES):
+    """``yaml.load`` with a safe ``loader`` (duplicate keys refused), then ``check_size``."""
     data = yaml.load(text, Loader=loader)  # noqa: S506 - callers pass SafeLoader subclasses
     check_size(data, where, limit)
     return data

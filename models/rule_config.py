@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from models.config_check import ConfigError, check_keys, load_schema, safe_load
+from models.config_check import ConfigError, StrictLoader, check_keys, load_schema, safe_load
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config" / "rules"
 SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "rule_config.schema.yaml"
@@ -25,8 +25,9 @@ KEYS = set(yaml.safe_load(SCHEMA.read_text())["properties"])
 BUDGETS = ("grid", "full")
 
 
-class _Loader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that also reads YAML 1.2 floats such as ``3e-5`` (YAML 1.1: text)."""
+class _Loader(StrictLoader):
+    """``yaml.SafeLoader`` that also reads YAML 1.2 floats such as ``3e-5`` (YAML 1.1: text), and
+    refuses duplicate keys (``config_check.StrictLoader``)."""
 
 
 # Tried after SafeLoader's own resolvers (ints, YAML 1.1 floats, ...); a copy, SafeLoader is unchanged.

@@ -210,3 +210,46 @@ def test_a_malformed_manifest_is_skipped_by_all_and_refused_by_id(tmp_path):
     assert select_recordings(["good"], tmp_path)[0] == ["good"]
     with pytest.raises(RecordingError, match=r"recording 'broken' is requested, but .*modality"):
         select_recordings(["broken"], tmp_path)
+
+
+# --- more bad inputs (beyond the list) ------------------------------------------------
+
+
+def test_a_key_given_twice_is_refused_not_silently_overwritten(tmp_path):
+    from brain_data.specs import read_yaml
+
+    with pytest.raises(yaml.YAMLError, match=r"found the key 'IT' a second time"):
+        load_yaml("rois: {IT: a, IT: b}\n")
+    (tmp_path / "m.yaml").write_text("id: x\nrois:\n  IT: {file: a}\n  IT: {file: b}\n")
+    with pytest.raises(DataError, match=r"(?s)m.yaml: cannot be read as YAML.*'IT' a second time"):
+        read_yaml(tmp_path / "m.yaml")
+    assert load_yaml("base: &b {x: 1}\nuse: {<<: *b, x: 2}\n")["use"] == {"x": 2}  # merge is fine
+
+
+@pytest.mark.parametrize(
+    "over, message",
+    [
+        ({"training": {"epochs": -1, "batch_size": 8}}, r"training.*epochs"),
+        ({"training": {"epochs": 1, "batch_size": 0}}, r"training.*batch_size"),
+        ({"training": {"epochs": 1, "batch_size": 8, "n_train": 0}}, r"training.*n_train"),
+        ({"seeds": [0, 0]}, r"seeds.*non-unique|has non-unique"),
+        ({"rules": ["bp", "bp"]}, r"non-unique"),
+    ],
+)
+def test_impossible_budgets_and_repeated_ids_are_refused(over, message):
+    import jsonschema
+
+    cfg = _config(**over)
+    check_config(cfg, SCHEMA)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(cfg, yaml.safe_load(SCHEMA.read_text()))
+
+
+def test_unknown_rule_and_trainset_ids_are_refused_with_the_closest_one():
+    from models.config_check import check_known_ids
+
+    check_known_ids(_config())
+    with pytest.raises(ConfigError, match=r"rules: unknown id 'hebian'; did you mean 'hebbian'"):
+        check_known_ids(_config(rules=["bp", "hebian"]))
+    with pytest.raises(ConfigError, match=r"trainsets: unknown id 'mnsit'; did you mean 'mnist'"):
+        check_known_ids(_config(trainsets=["mnsit"]))

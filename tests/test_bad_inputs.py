@@ -389,3 +389,11 @@ def test_encoding_on_too_few_stimuli_is_marked_unreliable(caplog):
     frame = pd.DataFrame([{"recording": "nsd", **few[0]}, {"recording": "big", **many[0]}])
     assert reliability_note(frame).startswith("Unreliable: nsd (16 training stimuli per fold)")
     assert reliability_note(frame.iloc[1:]) is None
+
+
+def test_complex_or_empty_rdm_arrays_are_refused(tmp_path, monkeypatch):
+    x = _rdms().astype(complex)
+    with pytest.raises(RecordingError, match=r"r.npy: None holds complex numbers"):
+        load_recording(str(_npy_recording(tmp_path, monkeypatch, x=x)))
+    with pytest.raises(RecordingError, match=r"e.npy: holds no RDM \(0 subjects\)"):
+        validate_rdms(np.zeros((0, 5, 5)), 5, "e.npy")

@@ -79,6 +79,8 @@ def select(raw: np.ndarray, sel: dict, path: Path) -> np.ndarray:
             )
     elif "index" in sel:
         raw = raw[tuple(sel["index"])]
+    if np.iscomplexobj(raw):
+        raise RecordingError(f"{path}: {sel.get('variable')} holds complex numbers, not distances")
     try:
         arr = np.asarray(raw, dtype=float)
     except (TypeError, ValueError) as err:
