@@ -15,7 +15,7 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 # Before the schema: YAML aliases may not expand the config beyond a bound, and an unknown or
 # misspelt key (at any level) stops the run, naming it and the closest valid key.
 SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
-check_config(config, SCHEMA)
+check_config(config, SCHEMA, files=workflow.configfiles)
 validate(config, SCHEMA)
 check_known_ids(config)
 

@@ -156,9 +156,17 @@ def check_size(value, where: str, limit: int = MAX_NODES) -> None:
         )
 
 
-def check_config(config: dict, schema_path: str | Path, where: str = "config") -> None:
-    """The workflow's config: bounded in size, and every key known to the schema."""
+def check_config(
+    config: dict, schema_path: str | Path, where: str = "config", files: tuple = ()
+) -> None:
+    """The workflow's config: bounded in size, and every key known to the schema. ``files``
+    (the config files it was read from) are re-read strictly: a key given twice is an error."""
     check_size(config, where)
+    for path in files:
+        try:
+            safe_load(Path(path).read_text(), str(path))
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: {err}") from None
     check_keys(config, load_schema(schema_path), where)
 
 

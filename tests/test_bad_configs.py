@@ -69,9 +69,16 @@ def test_unknown_config_keys_are_refused_with_the_closest_valid_one(over, messag
         check_config(_config(**over), SCHEMA)
 
 
-def test_snakemake_stops_on_a_typo_before_building_the_dag(tmp_path):
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ("trainig: {epochs: 1}\n", "unknown key 'trainig': did you mean 'training'?"),
+        ("seeds: [1]\n", "found the key 'seeds' a second time"),
+    ],
+)
+def test_snakemake_stops_on_a_typo_before_building_the_dag(tmp_path, extra, message):
     bad = tmp_path / "bad.yaml"
-    bad.write_text((REPO / "config" / "test.yaml").read_text() + "trainig: {epochs: 1}\n")
+    bad.write_text((REPO / "config" / "test.yaml").read_text() + extra)
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", str(bad),
          "--directory", str(tmp_path)],
@@ -79,7 +86,7 @@ def test_snakemake_stops_on_a_typo_before_building_the_dag(tmp_path):
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     assert proc.returncode != 0
-    assert "unknown key 'trainig': did you mean 'training'?" in proc.stdout + proc.stderr
+    assert message in proc.stdout + proc.stderr
 
 
 def test_rule_config_keys_are_strict_at_every_level(tmp_path):
