@@ -61,7 +61,7 @@ def validate_rdms(
     iu = np.triu_indices(rdms.shape[1], 1)
     upper = rdms[:, iu[0], iu[1]]  # (n_rdms, n_pairs)
     spread = upper.max(axis=1) - upper.min(axis=1)
-    flat = spread <= SYMMETRY_TOL * scale
+    flat = spread <= SYMMETRY_TOL * np.abs(upper).max(axis=1)  # relative: tiny units are fine
     if flat.any():
         s = int(np.argmax(flat))
         raise RecordingError(

@@ -90,6 +90,22 @@ def load_torch(path: str | Path, sha256: str | None = None, *, what: str = "file
     )
 
 
+def read_json(path: str | Path) -> dict:
+    """A JSON file the pipeline wrote (a run record); a truncated one raises ``CorruptFileError``
+    naming it, after moving it aside so that the step that wrote it runs again."""
+    from brain_data.errors import CorruptFileError
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        aside = path.with_name(path.name + ".corrupt")
+        os.replace(path, aside)
+        raise CorruptFileError(
+            f"{path}: corrupt JSON ({err}); moved to {aside.name} so that the next run rebuilds it"
+        ) from None
+
+
 def _jsonable(obj):
     if isinstance(obj, np.generic):
         return obj.item()

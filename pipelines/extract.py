@@ -4,7 +4,6 @@ activations and their correlation-distance RDMs."""
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 import torch
@@ -14,7 +13,7 @@ from brain_data.images import model_input
 from brain_data.stimuli import load_stimuli
 from brain_data.trainsets import trainset_info
 from models.training import build_rule
-from pipelines._io import load_torch, run_main, setup_logging, write_npz
+from pipelines._io import load_torch, read_json, run_main, setup_logging, write_npz
 
 
 def main() -> None:
@@ -28,7 +27,7 @@ def main() -> None:
     args = ap.parse_args()
     setup_logging(args.log)
     torch.set_num_threads(1)
-    rec = json.loads(open(args.record).read())
+    rec = read_json(args.record)
     rule = build_rule(
         rec["rule"],
         rec["arch"],

@@ -109,3 +109,12 @@ def test_corrupt_resume_file_restarts_training(tmp_path, monkeypatch, tiny_data,
     assert "seed0.resume.pt: corrupt resume file" in capsys.readouterr().err
     assert ckpt.read_bytes() == ref.read_bytes()
     assert not (out / "seed0.resume.pt").exists()
+
+
+def test_a_truncated_run_record_is_named_and_moved_aside(tmp_path):
+    from pipelines._io import read_json
+
+    (tmp_path / "seed0.json").write_text('{"rule": "bp", ')
+    with pytest.raises(CorruptFileError, match=r"seed0.json: corrupt JSON"):
+        read_json(tmp_path / "seed0.json")
+    assert (tmp_path / "seed0.json.corrupt").exists() and not (tmp_path / "seed0.json").exists()

@@ -345,7 +345,8 @@ def test_wrong_gunzip_hash_never_deletes_a_file_another_entry_validates(tmp_path
 
     mirror = use_tmp_mirror(tmp_path, monkeypatch)
     (mirror / "ds").mkdir()
-    (mirror / "ds" / "x.gz").write_bytes(gzip.compress(b"payload"))
+    blob = gzip.compress(b"payload", mtime=0)
+    (mirror / "ds" / "x.gz").write_bytes(blob)
     import hashlib
 
     good = hashlib.sha256(b"payload").hexdigest()
@@ -358,7 +359,7 @@ def test_wrong_gunzip_hash_never_deletes_a_file_another_entry_validates(tmp_path
     assert (tmp_path / "cache" / ".quarantine" / "ds" / "x.gz").is_file()
     # a damaged cached copy is replaced by an intact one (and kept aside, not deleted)
     cached.write_bytes(b"damaged")
-    assert fetch(ok).read_bytes() == gzip.compress(b"payload")
+    assert fetch(ok).read_bytes() == blob
 
 
 def test_unknown_stimulus_set_names_the_manifest(tmp_path, monkeypatch):
@@ -397,3 +398,20 @@ def test_complex_or_empty_rdm_arrays_are_refused(tmp_path, monkeypatch):
         load_recording(str(_npy_recording(tmp_path, monkeypatch, x=x)))
     with pytest.raises(RecordingError, match=r"e.npy: holds no RDM \(0 subjects\)"):
         validate_rdms(np.zeros((0, 5, 5)), 5, "e.npy")
+
+
+def test_rdms_in_tiny_units_are_not_called_constant():
+    x = _rdms() * 1e-20
+    assert validate_rdms(x, 5, "tiny.npy") is x
+
+
+def test_an_npy_header_promising_more_than_the_file_holds_is_refused(tmp_path):
+    from brain_data.formats.rdm_arrays import read_variable
+
+    path = tmp_path / "huge.npy"
+    with open(path, "wb") as fh:  # a 320 GB array in a 200-byte file
+        header = {"descr": "<f8", "fortran_order": False, "shape": (200000, 200000, 1)}
+        np.lib.format.write_array_header_1_0(fh, header)
+        fh.write(b"\0" * 64)
+    with pytest.raises(RecordingError, match=r"huge.npy: not a readable NumPy file"):
+        read_variable(path, None)

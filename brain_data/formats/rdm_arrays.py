@@ -25,8 +25,8 @@ def read_variable(path: Path, name: str | None) -> np.ndarray:
         raise RecordingError(f"{path}: unknown RDM file type {suffix!r} (.mat, .npy, .npz)")
     kind = "NumPy" if suffix != ".mat" else "MATLAB"
     try:  # a truncated file fails in many ways (BadZipFile, EOFError, OSError, zlib.error, ...)
-        if suffix == ".npy":
-            return np.load(path, allow_pickle=False)
+        if suffix == ".npy":  # mapped first: a header promising more than the file holds fails
+            return np.array(np.load(path, allow_pickle=False, mmap_mode="r"))
         if suffix == ".npz":
             with np.load(path, allow_pickle=False) as npz:
                 if name not in npz.files:
