@@ -9,6 +9,8 @@ import json
 import logging
 import os
 import sys
+import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -136,12 +138,62 @@ def setup_logging(log_file: str | None = None) -> None:
     )
 
 
+def corrupt_inputs(argv: list[str]) -> list[Path]:
+    """The files named on a step's command line (``.npz``, ``.npy``, ``.json``, ``.csv``, ``.pt``)
+    that exist but cannot be read whole."""
+    bad = []
+    for arg in argv:
+        path = Path(arg)
+        if path.suffix not in (".npz", ".npy", ".json", ".csv", ".pt") or not path.is_file():
+            continue
+        try:
+            if path.suffix == ".npz":
+                with np.load(path, allow_pickle=False) as npz:
+                    for key in npz.files:
+                        npz[key]
+            elif path.suffix == ".npy":
+                np.load(path, allow_pickle=False, mmap_mode="r")
+            elif path.suffix == ".json":
+                json.loads(path.read_text())
+            elif path.suffix == ".csv":
+                import pandas as pd
+
+                pd.read_csv(path)
+            else:
+                import torch
+
+                torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:
+            bad.append(path)
+    return bad
+
+
 def run_main(main) -> None:
-    """Run a step's ``main``; a data error exits 1 with its message instead of a traceback."""
+    """Run a step's ``main``; a data error exits 1 with its message instead of a traceback.
+
+    When a step fails on a truncated or corrupt input file (a cache of an earlier step: the
+    error itself often names no file), the unreadable inputs are named and moved aside
+    (``<name>.corrupt``) so that the next ``snakemake`` call rebuilds them.
+    """
     from brain_data.errors import DataError
 
+    log = logging.getLogger("bioalign")
     try:
         main()
     except (DataError, ValueError, KeyError) as err:
-        logging.getLogger("bioalign").error("%s: %s", type(err).__name__, err)
+        log.error("%s: %s", type(err).__name__, err)
+        sys.exit(1)
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error, RuntimeError) as err:
+        bad = corrupt_inputs(sys.argv[1:])
+        if not bad:
+            raise
+        for path in bad:
+            os.replace(path, path.with_name(path.name + ".corrupt"))
+        names = ", ".join(str(p) for p in bad)
+        log.error(
+            "corrupt input %s (%s: %s); moved aside as *.corrupt so that the next run rebuilds it",
+            names,
+            type(err).__name__,
+            err,
+        )
         sys.exit(1)

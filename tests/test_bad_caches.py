@@ -118,3 +118,23 @@ def test_a_truncated_run_record_is_named_and_moved_aside(tmp_path):
     with pytest.raises(CorruptFileError, match=r"seed0.json: corrupt JSON"):
         read_json(tmp_path / "seed0.json")
     assert (tmp_path / "seed0.json.corrupt").exists() and not (tmp_path / "seed0.json").exists()
+
+
+def test_a_step_failing_on_a_truncated_cache_names_it_and_sets_it_aside(tmp_path, monkeypatch):
+    """compare reads results/brain/<id>.npz with np.load; truncated, it raised a bare BadZipFile."""
+    from pipelines import compare
+    from pipelines._io import run_main
+
+    brain, model = tmp_path / "brain.npz", tmp_path / "rdms.npz"
+    np.savez_compressed(brain, rdms=np.ones((3, 5, 5)))
+    np.savez_compressed(model, rdms=np.ones((2, 5, 5)), layers=np.array(["a", "b"]))
+    brain.write_bytes(brain.read_bytes()[:60])
+    params = json.dumps({"rule": "bp", "arch": "mlp", "trainset": "mnist", "seed": 0})
+    argv = ["compare", "--model-rdms", str(model), "--brain", str(brain), "--params", params,
+            "--out", str(tmp_path / "s.csv"), "--subjects-out", str(tmp_path / "sub.csv")]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as info:
+        run_main(compare.main)
+    assert info.value.code == 1
+    assert not brain.exists() and (tmp_path / "brain.npz.corrupt").exists()
+    assert model.exists() and not (tmp_path / "s.csv").exists()
