@@ -188,6 +188,18 @@ def check_known_ids(config: dict, where: str = "config") -> None:
                 close = difflib.get_close_matches(str(value), ids, n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
                 raise ConfigError(f"{where}: {key}: unknown id {value!r}; {hint}known: {ids}")
+    # a training value given per run: keys "<arch>/<trainset>", trainset, arch or "default"
+    archs, sets = ["mlp", "cnn"], known["trainsets"]
+    valid = ["default", *archs, *sets] + [f"{a}/{t}" for a in archs for t in sets]
+    for name, value in (config.get("training") or {}).items():
+        for k in value if isinstance(value, dict) else ():
+            if k not in valid:
+                close = difflib.get_close_matches(str(k), valid, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ConfigError(
+                    f"{where}: training/{name}: unknown key {k!r}; {hint}"
+                    "keys are <arch>/<trainset>, a training set, an architecture or default"
+                )
 
 
 def safe_load(text: str, where: str, loader=StrictLoader, limit: int = MAX_NODES):

@@ -222,6 +222,14 @@ def test_a_malformed_manifest_is_skipped_by_all_and_refused_by_id(tmp_path):
 # --- more bad inputs (beyond the list) ------------------------------------------------
 
 
+def test_a_manifest_that_is_not_utf8_is_a_message(tmp_path):
+    from brain_data.specs import read_yaml
+
+    (tmp_path / "m.yaml").write_bytes("id: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"m.yaml: cannot be read as YAML: 'utf-8' codec"):
+        read_yaml(tmp_path / "m.yaml")
+
+
 def test_a_key_given_twice_is_refused_not_silently_overwritten(tmp_path):
     from brain_data.specs import read_yaml
 
@@ -260,3 +268,7 @@ def test_unknown_rule_and_trainset_ids_are_refused_with_the_closest_one():
         check_known_ids(_config(rules=["bp", "hebian"]))
     with pytest.raises(ConfigError, match=r"trainsets: unknown id 'mnsit'; did you mean 'mnist'"):
         check_known_ids(_config(trainsets=["mnsit"]))
+    bad = _config(training={"epochs": {"mnsit": 2, "cifar10": 3}, "batch_size": 8})
+    with pytest.raises(ConfigError, match=r"training/epochs: unknown key 'mnsit'; did you mean"):
+        check_known_ids(bad)
+    check_known_ids(_config(training={"epochs": {"cnn/mnist": 2, "default": 1}, "batch_size": 8}))
