@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,12 @@ class FileSpec:
                     f"{where}: file {key} {rel!r} names a folder, not a file "
                     "(give the file's path, e.g. <dataset>/<file>)"
                 )
+            if any(ord(c) < 32 for c in rel):
+                raise RecordingError(f"{where}: file {key} {rel!r} holds a control character")
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", str(d["sha256"])):
+            raise DataIntegrityError(
+                f"{where}: file {d['name']!r}: sha256 {d['sha256']!r} is not 64 hex digits"
+            )
         return cls(
             name=d["name"],
             url=d["url"],

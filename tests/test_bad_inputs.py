@@ -415,3 +415,16 @@ def test_an_npy_header_promising_more_than_the_file_holds_is_refused(tmp_path):
         fh.write(b"\0" * 64)
     with pytest.raises(RecordingError, match=r"huge.npy: not a readable NumPy file"):
         read_variable(path, None)
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"name": "a\0b.npy"}, r"file name 'a\\x00b.npy' holds a control character"),
+        ({"sha256": "xyz"}, r"file 'r.npy': sha256 'xyz' is not 64 hex digits"),
+    ],
+)
+def test_file_entries_with_control_characters_or_a_bad_hash_are_refused(entry, message):
+    base = {"name": "r.npy", "url": "u", "sha256": "0" * 64}
+    with pytest.raises((RecordingError, DataIntegrityError), match=rf"spec.yaml: {message}"):
+        FileSpec.from_dict({**base, **entry}, "ds", "spec.yaml")
