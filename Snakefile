@@ -4,13 +4,20 @@ import os
 
 from snakemake.utils import min_version, validate
 
+from models.config_check import check_config, check_known_ids
+
 min_version("8.0")
 
 
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
-validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+# Before the schema: YAML aliases may not expand the config beyond a bound, and an unknown or
+# misspelt key (at any level) stops the run, naming it and the closest valid key.
+SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+check_config(config, SCHEMA, files=workflow.configfiles)
+validate(config, SCHEMA)
+check_known_ids(config)
 
 
 report: "workflow/report/workflow.rst"

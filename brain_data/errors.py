@@ -15,3 +15,7 @@ class DataUnavailableError(DataError):
 
 class RecordingError(DataError):
     """A recording (manifest or its files) is malformed: shapes, NaN, asymmetry, stimulus order."""
+
+
+class CorruptFileError(DataError):
+    """A file the pipeline wrote itself (checkpoint, resume state, cache) is truncated or altered."""

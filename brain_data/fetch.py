@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,17 @@ class FileSpec:
                     f"{where}: file {key} {rel!r} is outside the data folder "
                     "(use a relative path without '..')"
                 )
+            if key in d and (rel.endswith("/") or rel.rsplit("/", 1)[-1] in ("", ".")):
+                raise RecordingError(
+                    f"{where}: file {key} {rel!r} names a folder, not a file "
+                    "(give the file's path, e.g. <dataset>/<file>)"
+                )
+            if any(ord(c) < 32 for c in rel):
+                raise RecordingError(f"{where}: file {key} {rel!r} holds a control character")
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", str(d["sha256"])):
+            raise DataIntegrityError(
+                f"{where}: file {d['name']!r}: sha256 {d['sha256']!r} is not 64 hex digits"
+            )
         return cls(
             name=d["name"],
             url=d["url"],
@@ -120,18 +132,13 @@ def fetch(spec: FileSpec) -> Path:
     """Return the local path of ``spec``, fetching it (mirror first) and checking its hash."""
     target = cache_dir() / spec.mirror
     target.parent.mkdir(parents=True, exist_ok=True)
-    known = f"sha256:{spec.sha256}" if spec.hash_of == "file" else None
-    if (
-        spec.hash_of == "gunzip"
-        and target.is_file()
-        and sha256sum(target, gunzip=True) == spec.sha256
-    ):
-        return target
+    if spec.hash_of == "gunzip":
+        return _fetch_gunzip(spec, target)
     try:
         path = Path(
             pooch.retrieve(
                 spec.url,
-                known_hash=known,
+                known_hash=f"sha256:{spec.sha256}",
                 fname=target.name,
                 path=target.parent,
                 downloader=_MirrorFirst(spec),
@@ -142,14 +149,58 @@ def fetch(spec: FileSpec) -> Path:
         if "hash" not in str(err).lower():
             raise
         raise DataIntegrityError(_bad_hash(spec, "its sha256 differs")) from err
-    if spec.hash_of == "gunzip":
-        actual = sha256sum(path, gunzip=True)
-        if actual != spec.sha256:
-            path.unlink(missing_ok=True)
-            raise DataIntegrityError(
-                _bad_hash(spec, f"the sha256 of its decompressed content is {actual}")
-            )
     return path
+
+
+def _gunzip_sha256(path: Path) -> str:
+    try:
+        return sha256sum(path, gunzip=True)
+    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError
+        return f"unreadable ({type(err).__name__}: {err})"
+
+
+def _fetch_gunzip(spec: FileSpec, target: Path) -> Path:
+    """Fetch a file whose sha256 is of its decompressed content (pooch checks raw bytes only).
+
+    A fresh copy is downloaded beside the cache and checked before it replaces ``target``; a copy
+    that fails the check is quarantined, and ``target`` (which another entry may validate) is
+    never deleted.
+    """
+    if target.is_file() and _gunzip_sha256(target) == spec.sha256:
+        return target
+    incoming = cache_dir() / ".incoming" / spec.mirror
+    incoming.parent.mkdir(parents=True, exist_ok=True)
+    incoming.unlink(missing_ok=True)
+    path = Path(
+        pooch.retrieve(
+            spec.url,
+            known_hash=None,
+            fname=incoming.name,
+            path=incoming.parent,
+            downloader=_MirrorFirst(spec),
+            progressbar=False,
+        )
+    )
+    actual = _gunzip_sha256(path)
+    if actual != spec.sha256:
+        kept = _quarantine(path, spec)
+        raise DataIntegrityError(
+            _bad_hash(spec, f"the sha256 of its decompressed content is {actual}")
+            + f" The refused copy is kept in {kept}"
+            + (f"; {target} is left as it was." if target.is_file() else ".")
+        )
+    if target.is_file():  # a stale or damaged copy: keep it aside rather than delete it
+        _quarantine(target, spec)
+    os.replace(path, target)
+    return target
+
+
+def _quarantine(path: Path, spec: FileSpec) -> Path:
+    """Move a refused file to ``<cache>/.quarantine/<mirror path>`` (never into use, never lost)."""
+    dest = cache_dir() / ".quarantine" / spec.mirror
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, dest)
+    return dest
 
 
 def _bad_hash(spec: FileSpec, what: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 
-from brain_data.errors import RecordingError
+from brain_data.errors import DataError, RecordingError
 from brain_data.fetch import FileSpec, fetch
 from brain_data.formats import LOADERS, Context
 from brain_data.specs import ROOT, load_spec, read_yaml
@@ -29,6 +29,7 @@ __all__ = [
     "load_recording",
     "manifest_path",
     "manifest_paths",
+    "select_recordings",
     "validate_rdms",
 ]
 
@@ -64,6 +65,31 @@ class Recording:
 def manifest_paths(root: Path = ROOT) -> dict[str, Path]:
     """Every ``<root>/<id>/manifest.yaml`` by id."""
     return {p.parent.name: p for p in sorted(Path(root).glob("*/manifest.yaml"))}
+
+
+def select_recordings(
+    requested: str | list[str], root: Path = ROOT
+) -> tuple[list[str], dict[str, dict], dict[str, str]]:
+    """The recordings a run uses, their manifests, and the manifests skipped with the reason.
+
+    ``requested="all"``: every manifest that is enabled by default; a malformed one is skipped (its
+    reason returned, for a warning) rather than blocking every run. A list of ids: each must load;
+    a malformed or unknown one raises ``RecordingError`` naming it.
+    """
+    manifests, skipped = {}, {}
+    for rid, path in manifest_paths(root).items():
+        try:
+            manifests[rid] = load_manifest(path)
+        except DataError as err:
+            skipped[rid] = str(err)
+    if requested == "all":
+        return sorted(r for r, m in manifests.items() if enabled_by_default(m)), manifests, skipped
+    for rid in requested:
+        if rid in skipped:
+            raise RecordingError(f"recording {rid!r} is requested, but {skipped[rid]}")
+        if rid not in manifests:
+            manifests[rid] = load_manifest(manifest_path(rid))
+    return list(requested), manifests, {}
 
 
 def manifest_path(recording: str) -> Path:
@@ -125,14 +151,21 @@ def load_manifest(path: Path) -> dict:
 
 def stimulus_indices(man: dict, path: Path) -> tuple[np.ndarray, int]:
     """The recording's rows as 0-based stimulus-set indices, and the set's size."""
-    n_set = int(load_spec("stimuli", man["stimuli"])["n_stimuli"])
+    try:
+        n_set = int(load_spec("stimuli", man["stimuli"])["n_stimuli"])
+    except DataError as err:
+        raise RecordingError(f"{path}: key stimuli: {err}") from None
     order = man.get("stimulus_order", "all")
     stimuli = np.arange(n_set) if order == "all" else np.asarray(order) - 1
-    if stimuli.max() >= n_set or len(np.unique(stimuli)) != len(stimuli):
+    out = [(k + 1, int(s) + 1) for k, s in enumerate(stimuli) if not 0 <= s < n_set]
+    if out or len(np.unique(stimuli)) != len(stimuli):
         dup = sorted({int(s) + 1 for s in stimuli if (stimuli == s).sum() > 1})
+        shown = ", ".join(f"{v} at position {k}" for k, v in out[:5])
         raise RecordingError(
             f"{path}: stimulus_order must list distinct indices 1..{n_set} of stimulus set "
-            f"{man['stimuli']!r}" + (f" (repeated: {dup})" if dup else "")
+            f"{man['stimuli']!r}"
+            + (f" (repeated: {dup})" if dup else "")
+            + (f" (out of range: {shown}{', ...' if len(out) > 5 else ''})" if out else "")
         )
     return stimuli, n_set
 

@@ -8,16 +8,19 @@ import yaml
 
 from brain_data.errors import DataError
 from brain_data.fetch import FileSpec, fetch
+from models.config_check import ConfigError, safe_load
 
 ROOT = Path(__file__).resolve().parent
 
 
 def read_yaml(path: Path) -> dict:
-    """``yaml.safe_load`` a mapping, with errors naming the file."""
+    """``yaml.safe_load`` a mapping (aliases bounded: ``check_size``), with errors naming the file."""
     try:
-        data = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as err:
+        data = safe_load(Path(path).read_text(), str(path))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise DataError(f"{path}: cannot be read as YAML: {err}") from err
+    except ConfigError as err:  # aliases expanding beyond the bound (a YAML bomb)
+        raise DataError(str(err)) from None
     if not isinstance(data, dict):
         raise DataError(f"{path}: must be a YAML mapping, got {type(data).__name__}")
     return data

@@ -3,12 +3,22 @@ by ``@register``; its id is the file stem."""
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
+import numbers
 import pkgutil
 
 import models.rules as _rules_pkg
 from models.arch import Net
 from models.rules.base import Rule, RuleCard
+
+
+class HyperParameterError(ValueError, TypeError):
+    """A hyper-parameter a rule does not take, or of the wrong type (a ``ValueError``, so the
+    pipeline steps print it as a message; also a ``TypeError``, as Python raises for a bad
+    keyword argument)."""
+
 
 _REGISTRY: dict[str, type[Rule]] = {}
 _LOADED = False
@@ -52,10 +62,37 @@ def get(rule_id: str) -> type[Rule]:
     return _REGISTRY[rule_id]
 
 
+def check_hparams(rule_id: str, hparams: dict) -> None:
+    """Refuse unknown hyper-parameters (naming the closest valid one) and booleans given for
+    numeric ones (``lr: true`` is not a learning rate of 1): ``HyperParameterError``."""
+    params: dict[str, inspect.Parameter] = {}
+    for klass in get(rule_id).__mro__:  # **options are passed on to the parent class
+        if "__init__" not in vars(klass):
+            continue
+        sig = list(inspect.signature(klass.__init__).parameters.values())[2:]  # self, net
+        for p in sig:
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
+                params.setdefault(p.name, p)
+        if not any(p.kind is p.VAR_KEYWORD for p in sig):
+            break
+    for name, value in hparams.items():
+        if name not in params:
+            close = difflib.get_close_matches(name, list(params), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise HyperParameterError(
+                f"rule {rule_id!r}: unknown hyper-parameter {name!r}; {hint}"
+                f"valid: {', '.join(sorted(params))}"
+            )
+        default = params[name].default
+        numeric = isinstance(default, numbers.Number) and not isinstance(default, bool)
+        if numeric and isinstance(value, bool):
+            raise HyperParameterError(
+                f"rule {rule_id!r}: hyper-parameter {name}={value!r} is a boolean; "
+                f"it must be a number (default {default!r})"
+            )
+
+
 def create(rule_id: str, net: Net, **hparams) -> Rule:
-    """Instantiate a registered rule on ``net`` with keyword hyper-parameters."""
-    cls = get(rule_id)
-    try:
-        return cls(net, **hparams)
-    except TypeError as err:
-        raise TypeError(f"rule {rule_id!r}: bad hyper-parameters {sorted(hparams)}: {err}") from err
+    """Instantiate a registered rule on ``net`` with keyword hyper-parameters (checked first)."""
+    check_hparams(rule_id, hparams)
+    return get(rule_id)(net, **hparams)

@@ -22,13 +22,17 @@ from pathlib import Path
 
 import yaml
 
+from models.config_check import ConfigError, StrictLoader, check_keys, load_schema, safe_load
+
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config" / "rules"
-KEYS = {"hparams", "per_arch", "per_trainset", "training", "full_training", "full_hparams", "smoke"}
+SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "rule_config.schema.yaml"
+KEYS = set(yaml.safe_load(SCHEMA.read_text())["properties"])
 BUDGETS = ("grid", "full")
 
 
-class _Loader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that also reads YAML 1.2 floats such as ``3e-5`` (YAML 1.1: text)."""
+class _Loader(StrictLoader):
+    """``yaml.SafeLoader`` that also reads YAML 1.2 floats such as ``3e-5`` (YAML 1.1: text), and
+    refuses duplicate keys (``config_check.StrictLoader``)."""
 
 
 # Tried after SafeLoader's own resolvers (ints, YAML 1.1 floats, ...); a copy, SafeLoader is unchanged.
@@ -44,9 +48,12 @@ _Loader.add_implicit_resolver(
 )
 
 
-def load_yaml(text: str):
-    """Parse YAML safely; numbers like ``3e-5`` are floats (as in YAML 1.2), not strings."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+def load_yaml(text: str, where: str = "YAML text"):
+    """Parse YAML safely; numbers like ``3e-5`` are floats (as in YAML 1.2), not strings.
+
+    Aliases may not expand the document beyond ``config_check.MAX_NODES`` values (YAML bombs).
+    """
+    return safe_load(text, where, loader=_Loader)
 
 
 def load_rule_config(rule_id: str, config_dir: str | Path | None = None) -> dict:
@@ -54,10 +61,10 @@ def load_rule_config(rule_id: str, config_dir: str | Path | None = None) -> dict
     path = Path(config_dir or CONFIG_DIR) / f"{rule_id}.yaml"
     if not path.is_file():
         return {}
-    cfg = load_yaml(path.read_text()) or {}
-    unknown = set(cfg) - KEYS
-    if unknown:
-        raise ValueError(f"{path}: unknown keys {sorted(unknown)}; allowed {sorted(KEYS)}")
+    cfg = load_yaml(path.read_text(), str(path)) or {}
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"{path}: must be a YAML mapping, got {type(cfg).__name__}")
+    check_keys(cfg, load_schema(SCHEMA), str(path))
     return cfg
 
 

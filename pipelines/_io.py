@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import json
 import logging
 import os
 import sys
+import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,6 +48,66 @@ def write_csv(path: str | Path, frame) -> None:
         frame.to_csv(tmp, index=False, float_format="%.6g")
 
 
+def save_torch(path: str | Path, obj) -> str:
+    """``torch.save`` ``obj`` to ``path`` atomically, byte-reproducibly; return the file's sha256.
+
+    torch names the archive's inner folder after the file it writes to; saving through a buffer
+    gives every file the same inner name, so the same object always gives the same bytes.
+    """
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    data = buf.getvalue()
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_torch(path: str | Path, sha256: str | None = None, *, what: str = "file"):
+    """``torch.load(weights_only=True)`` of ``path``, checked against ``sha256`` when given.
+
+    A truncated or altered file raises ``CorruptFileError`` naming it; it is first moved aside
+    (``<name>.corrupt``) so that the step that wrote it runs again on the next ``snakemake`` call.
+    """
+    import torch
+
+    from brain_data.errors import CorruptFileError
+
+    path = Path(path)
+    data = path.read_bytes()
+    problem = None
+    actual = hashlib.sha256(data).hexdigest()
+    if sha256 is not None and actual != sha256:
+        problem = f"its sha256 is {actual}, its run record says {sha256}"
+    else:
+        try:
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
+            problem = f"not a readable torch file ({type(err).__name__}: {err})"
+    aside = path.with_name(path.name + ".corrupt")
+    os.replace(path, aside)
+    raise CorruptFileError(
+        f"{path}: corrupt {what}, {problem}; moved to {aside.name} so that the next run rebuilds it"
+    )
+
+
+def read_json(path: str | Path) -> dict:
+    """A JSON file the pipeline wrote (a run record); a truncated one raises ``CorruptFileError``
+    naming it, after moving it aside so that the step that wrote it runs again."""
+    from brain_data.errors import CorruptFileError
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        aside = path.with_name(path.name + ".corrupt")
+        os.replace(path, aside)
+        raise CorruptFileError(
+            f"{path}: corrupt JSON ({err}); moved to {aside.name} so that the next run rebuilds it"
+        ) from None
+
+
 def _jsonable(obj):
     if isinstance(obj, np.generic):
         return obj.item()
@@ -74,12 +138,62 @@ def setup_logging(log_file: str | None = None) -> None:
     )
 
 
+def corrupt_inputs(argv: list[str]) -> list[Path]:
+    """The files named on a step's command line (``.npz``, ``.npy``, ``.json``, ``.csv``, ``.pt``)
+    that exist but cannot be read whole."""
+    bad = []
+    for arg in argv:
+        path = Path(arg)
+        if path.suffix not in (".npz", ".npy", ".json", ".csv", ".pt") or not path.is_file():
+            continue
+        try:
+            if path.suffix == ".npz":
+                with np.load(path, allow_pickle=False) as npz:
+                    for key in npz.files:
+                        npz[key]
+            elif path.suffix == ".npy":
+                np.load(path, allow_pickle=False, mmap_mode="r")
+            elif path.suffix == ".json":
+                json.loads(path.read_text())
+            elif path.suffix == ".csv":
+                import pandas as pd
+
+                pd.read_csv(path)
+            else:
+                import torch
+
+                torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:
+            bad.append(path)
+    return bad
+
+
 def run_main(main) -> None:
-    """Run a step's ``main``; a data error exits 1 with its message instead of a traceback."""
+    """Run a step's ``main``; a data error exits 1 with its message instead of a traceback.
+
+    When a step fails on a truncated or corrupt input file (a cache of an earlier step: the
+    error itself often names no file), the unreadable inputs are named and moved aside
+    (``<name>.corrupt``) so that the next ``snakemake`` call rebuilds them.
+    """
     from brain_data.errors import DataError
 
+    log = logging.getLogger("bioalign")
     try:
         main()
     except (DataError, ValueError, KeyError) as err:
-        logging.getLogger("bioalign").error("%s: %s", type(err).__name__, err)
+        log.error("%s: %s", type(err).__name__, err)
+        sys.exit(1)
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error, RuntimeError) as err:
+        bad = corrupt_inputs(sys.argv[1:])
+        if not bad:
+            raise
+        for path in bad:
+            os.replace(path, path.with_name(path.name + ".corrupt"))
+        names = ", ".join(str(p) for p in bad)
+        log.error(
+            "corrupt input %s (%s: %s); moved aside as *.corrupt so that the next run rebuilds it",
+            names,
+            type(err).__name__,
+            err,
+        )
         sys.exit(1)

@@ -84,7 +84,7 @@ def score_model(table: ModelTable, brain, p: dict) -> tuple[pd.DataFrame, ...]:
         brain_rdms = brain[f"rdm_{roi}"]
         for method in p["methods"]:
             traj = trajectory_rows(rdms, groups, layers, brain_rdms, method=method, **light)
-            for (meta, _), g, rows in zip(states, groups, traj, strict=True):
+            for (meta, _), rows in zip(states, traj, strict=True):
                 trajectory += [{**meta, "roi": roi, **x} for x in rows]
             for (meta, _), g, ms in zip(states, groups, matches, strict=True):
                 if not ms:

@@ -12,7 +12,6 @@ snapshot, so most of a per-network job would be process start-up. Writes
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 import torch
@@ -24,7 +23,7 @@ from brain_data.stimuli import load_stimuli
 from brain_data.trainsets import trainset_info
 from models import registry
 from models.training import build_rule
-from pipelines._io import run_main, setup_logging, write_npz
+from pipelines._io import load_torch, read_json, run_main, setup_logging, write_npz
 
 
 def _check_lengths(args: argparse.Namespace) -> None:
@@ -65,7 +64,7 @@ def main() -> None:
     for rec_path, snap_path, act_out, rdm_out in zip(
         args.records, args.snapshots, args.activations_out, args.rdms_out, strict=True
     ):
-        rec = json.loads(open(rec_path).read())
+        rec = read_json(rec_path)
         if rec["trainset"] not in inputs:  # (n, c, h, w) in the training set's input format
             inputs[rec["trainset"]] = model_input(
                 stimuli.images, trainset_info(rec["trainset"])["input"]
@@ -80,7 +79,7 @@ def main() -> None:
             hparams=rec.get("hparams"),
             seed=rec["seed"],
         )
-        snaps = torch.load(snap_path, weights_only=True, map_location="cpu")
+        snaps = load_torch(snap_path, rec.get("snapshots_sha256"), what="snapshot file")
         kind = "control" if registry.get(rec["rule"]).card.family == "control" else "rule"
         n_snap = len(snaps["states"])
         for i, state in enumerate(snaps["states"]):

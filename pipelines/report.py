@@ -14,6 +14,7 @@ from analyses.scoring import BEST
 from brain_data.stimuli import load_stimuli
 from models import registry
 from pipelines._io import atomic_path, run_main, setup_logging
+from pipelines.encode import reliability_note
 from pipelines.fetch import file_specs
 from reports import figures, sections
 from reports.html import Report, figure_png, img_tag, table
@@ -248,7 +249,10 @@ def main() -> None:
     if args.encoding:
         rep.heading("Encoding models")
         rep.paragraph(ENCODING_NOTE, "note")
-        rep.raw(table(encoding_summary(pd.read_csv(args.encoding))))
+        enc = pd.read_csv(args.encoding)
+        if reliability_note(enc):
+            rep.paragraph(reliability_note(enc), "note")
+        rep.raw(table(encoding_summary(enc)))
     colors = figures.rule_colors(list(accuracy["rule"].unique()))
     curves = pd.read_csv(args.curves) if args.curves else pd.DataFrame()
     sections.training_section(rep, figs, curves, accuracy, ranking, colors)

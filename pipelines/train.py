@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from brain_data.errors import CorruptFileError
 from brain_data.trainsets import as_tensors, trainset_info
 from models import registry
 from models.training import build_rule, snapshot_points, train
-from pipelines._io import atomic_path, run_main, setup_logging, write_json
+from pipelines._io import load_torch, run_main, save_torch, setup_logging, write_json
 
 log = logging.getLogger("bioalign.train")
 
@@ -95,23 +96,21 @@ def main() -> None:
         on_epoch=lambda state: save_resume(resume_path, state, digest),
     )
     snaps = result.snapshots
-    with atomic_path(args.snapshots) as tmp:
-        torch.save(
-            {
-                "examples_seen": torch.tensor([s.examples_seen for s in snaps]),
-                "test_accuracy": torch.tensor(
-                    [s.test_accuracy for s in snaps], dtype=torch.float64
-                ),
-                "states": [s.state for s in snaps],
-            },
-            tmp,
-        )
-    with atomic_path(args.checkpoint) as tmp:
-        torch.save({k: v.cpu() for k, v in rule.state_dict().items()}, tmp)
+    snapshots_sha256 = save_torch(
+        args.snapshots,
+        {
+            "examples_seen": torch.tensor([s.examples_seen for s in snaps]),
+            "test_accuracy": torch.tensor([s.test_accuracy for s in snaps], dtype=torch.float64),
+            "states": [s.state for s in snaps],
+        },
+    )
+    sha256 = save_torch(args.checkpoint, {k: v.cpu() for k, v in rule.state_dict().items()})
     write_json(
         args.record,
         {
             **p,
+            "checkpoint_sha256": sha256,
+            "snapshots_sha256": snapshots_sha256,
             "test_accuracy": result.test_accuracy,
             "curves": result.curves,
             "wall_time_s": result.wall_time_s,
@@ -138,15 +137,18 @@ def main() -> None:
 
 def save_resume(path: Path, state: dict, digest: str) -> None:
     """Write the end-of-epoch training state (atomically) so an interrupted run can resume."""
-    with atomic_path(path) as tmp:
-        torch.save({**state, "params_sha256": digest}, tmp)
+    save_torch(path, {**state, "params_sha256": digest})
 
 
 def load_resume(path: Path, digest: str) -> dict | None:
     """The saved state of an interrupted run with the same parameters, else None."""
     if not path.is_file():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = load_torch(path, what="resume file")
+    except CorruptFileError as err:
+        log.warning("%s; training starts afresh", err)
+        return None
     if state.get("params_sha256") != digest:
         log.info("ignoring %s: written for different parameters", path)
         return None

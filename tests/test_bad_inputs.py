@@ -272,3 +272,159 @@ def test_time_resolved_rdm_errors_name_subject_and_time(tmp_path, monkeypatch):
     )
     with pytest.raises(RecordingError, match=r"r.npy.*non-finite.*subject 2 at 0.020 s"):
         load_recording(str(man))
+
+
+# --- issue 26: degenerate RDMs, truncated files, folder paths, shared caches, messages --------
+
+
+def test_constant_rdm_is_refused_naming_subject_and_roi(tmp_path, monkeypatch):
+    x = _rdms()
+    x[1] = 1.0 - np.eye(5)  # subject 2: every distance equal
+    with pytest.raises(
+        RecordingError, match=r"r.npy \(recording rec, ROI IT\): RDM of subject 2 is constant"
+    ):
+        load_recording(str(_npy_recording(tmp_path, monkeypatch, x=x)))
+    with pytest.raises(RecordingError, match=r"subject 1 is constant.*2 of 2 RDMs"):
+        validate_rdms(np.zeros((2, 5, 5)), 5, "all.mat")
+    with pytest.raises(RecordingError, match=r"RDMs over 2 stimuli; at least 3"):
+        validate_rdms(np.array([[[0.0, 1.0], [1.0, 0.0]]]), 2, "two.mat")
+
+
+def test_negative_distances_are_a_warning(caplog):
+    x = _rdms() - 0.5
+    for m in x:
+        np.fill_diagonal(m, 0)
+    with caplog.at_level("WARNING", logger="bioalign.brain_data"):
+        validate_rdms(x, 5, "cv.mat")
+    assert re.search(r"cv.mat: \d+ negative distances \(first in subject 1", caplog.text)
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".mat"])
+def test_truncated_array_files_are_refused_naming_them(tmp_path, suffix):
+    import h5py
+
+    from brain_data.formats.rdm_arrays import read_variable
+
+    path = tmp_path / f"r{suffix}"
+    if suffix == ".npz":
+        np.savez_compressed(path, rdms=_rdms(n=40))
+    else:  # MATLAB v7.3 is HDF5
+        with h5py.File(path, "w", userblock_size=512) as f:
+            f["rdms"] = _rdms(n=40)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(RecordingError, match=rf"r\{suffix}: not a readable .* file \(truncated"):
+        read_variable(path, "rdms")
+
+
+def test_truncated_surface_npz_is_refused_naming_it(tmp_path, monkeypatch):
+    from brain_data.formats import Context
+    from brain_data.formats.responses import load_surface_npz
+
+    path = tmp_path / "s.npz"
+    rng = np.random.default_rng(0)
+    np.savez_compressed(path, resp=rng.random((5, 400)), lab=np.ones(400))
+    path.write_bytes(path.read_bytes()[:-300])
+    man = {"rois": {"V1": {"file": "s.npz", "responses": ["resp"], "vertex_index": [None],
+                           "labels": ["lab"], "values": [1]}}}  # fmt: skip
+    ctx = Context(man, tmp_path / "manifest.yaml", {"s.npz": path}, np.arange(5))
+    with pytest.raises(RecordingError, match=r"s.npz: not a readable .npz file \(truncated"):
+        load_surface_npz(ctx)
+
+
+@pytest.mark.parametrize("value", [".", "rec/", "rec/."])
+def test_a_mirror_path_naming_a_folder_is_refused(value):
+    entry = {"name": "r.npy", "url": "u", "sha256": "0" * 64, "mirror": value}
+    with pytest.raises(RecordingError, match=rf"m.yaml: file mirror '{re.escape(value)}' names a"):
+        FileSpec.from_dict(entry, "rec", "m.yaml")
+
+
+def test_wrong_gunzip_hash_never_deletes_a_file_another_entry_validates(tmp_path, monkeypatch):
+    import gzip
+
+    from tests.recording_fixtures import use_tmp_mirror
+
+    mirror = use_tmp_mirror(tmp_path, monkeypatch)
+    (mirror / "ds").mkdir()
+    blob = gzip.compress(b"payload", mtime=0)
+    (mirror / "ds" / "x.gz").write_bytes(blob)
+    import hashlib
+
+    good = hashlib.sha256(b"payload").hexdigest()
+    ok = FileSpec("x.gz", "https://example.invalid/x.gz", good, "ds/x.gz", "gunzip")
+    bad = FileSpec("x.gz", "https://example.invalid/x.gz", "1" * 64, "ds/x.gz", "gunzip")
+    cached = fetch(ok)
+    with pytest.raises(DataIntegrityError, match=r"x.gz: refused.*decompressed.*kept in"):
+        fetch(bad)
+    assert cached.is_file() and fetch(ok) == cached
+    assert (tmp_path / "cache" / ".quarantine" / "ds" / "x.gz").is_file()
+    # a damaged cached copy is replaced by an intact one (and kept aside, not deleted)
+    cached.write_bytes(b"damaged")
+    assert fetch(ok).read_bytes() == blob
+
+
+def test_unknown_stimulus_set_names_the_manifest(tmp_path, monkeypatch):
+    man = _npy_recording(tmp_path, monkeypatch, stimuli="no-such-set")
+    with pytest.raises(RecordingError, match=r"rec/manifest.yaml: key stimuli: unknown stimul"):
+        load_recording(str(man))
+
+
+def test_out_of_range_stimulus_order_names_the_index(tmp_path, monkeypatch):
+    man = _npy_recording(tmp_path, monkeypatch, stimulus_order=[1, 2, 95, 4, 93])
+    with pytest.raises(RecordingError, match=r"out of range: 95 at position 3, 93 at position 5"):
+        load_recording(str(man))
+
+
+def test_encoding_on_too_few_stimuli_is_marked_unreliable(caplog):
+    import pandas as pd
+
+    from pipelines.encode import MIN_TRAIN_STIMULI, reliability_note, score_layers
+
+    rng = np.random.default_rng(0)
+    few = score_layers({"fc1": rng.random((20, 8))}, rng.random((1, 20, 6)),
+                       n_components=5, n_folds=5, seed=0)  # fmt: skip
+    assert few[0]["n_train_stimuli"] == 16 and few[0]["reliable"] is False
+    assert f"trains on 16 per fold (< {MIN_TRAIN_STIMULI})" in caplog.text
+    many = score_layers({"fc1": rng.random((80, 8))}, rng.random((1, 80, 6)),
+                        n_components=5, n_folds=5, seed=0)  # fmt: skip
+    assert many[0]["reliable"] is True
+    frame = pd.DataFrame([{"recording": "nsd", **few[0]}, {"recording": "big", **many[0]}])
+    assert reliability_note(frame).startswith("Unreliable: nsd (16 training stimuli per fold)")
+    assert reliability_note(frame.iloc[1:]) is None
+
+
+def test_complex_or_empty_rdm_arrays_are_refused(tmp_path, monkeypatch):
+    x = _rdms().astype(complex)
+    with pytest.raises(RecordingError, match=r"r.npy: None holds complex numbers"):
+        load_recording(str(_npy_recording(tmp_path, monkeypatch, x=x)))
+    with pytest.raises(RecordingError, match=r"e.npy: holds no RDM \(0 subjects\)"):
+        validate_rdms(np.zeros((0, 5, 5)), 5, "e.npy")
+
+
+def test_rdms_in_tiny_units_are_not_called_constant():
+    x = _rdms() * 1e-20
+    assert validate_rdms(x, 5, "tiny.npy") is x
+
+
+def test_an_npy_header_promising_more_than_the_file_holds_is_refused(tmp_path):
+    from brain_data.formats.rdm_arrays import read_variable
+
+    path = tmp_path / "huge.npy"
+    with open(path, "wb") as fh:  # a 320 GB array in a 200-byte file
+        header = {"descr": "<f8", "fortran_order": False, "shape": (200000, 200000, 1)}
+        np.lib.format.write_array_header_1_0(fh, header)
+        fh.write(b"\0" * 64)
+    with pytest.raises(RecordingError, match=r"huge.npy: not a readable NumPy file"):
+        read_variable(path, None)
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"name": "a\0b.npy"}, r"file name 'a\\x00b.npy' holds a control character"),
+        ({"sha256": "xyz"}, r"file 'r.npy': sha256 'xyz' is not 64 hex digits"),
+    ],
+)
+def test_file_entries_with_control_characters_or_a_bad_hash_are_refused(entry, message):
+    base = {"name": "r.npy", "url": "u", "sha256": "0" * 64}
+    with pytest.raises((RecordingError, DataIntegrityError), match=rf"spec.yaml: {message}"):
+        FileSpec.from_dict({**base, **entry}, "ds", "spec.yaml")

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from analyses.patterns import time_resolved_rdms
+from brain_data.archives import safe_unpack
 from brain_data.errors import RecordingError
 from brain_data.formats import Context, Loaded
 
@@ -150,11 +151,7 @@ def unpack(archive: Path) -> Path:
     if not dest.is_dir():
         tmp = archive.with_name(f".tmp-{archive.name}.unpacked")
         shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            shutil.unpack_archive(str(archive), str(tmp))
-        except (shutil.ReadError, ValueError, OSError) as err:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise RecordingError(f"{archive}: cannot be unpacked: {err}") from err
+        safe_unpack(archive, tmp)  # refuses '..', absolute paths, links, devices
         tmp.rename(dest)
     return dest
 

@@ -21,27 +21,30 @@ from brain_data.formats import Context, Loaded
 def read_variable(path: Path, name: str | None) -> np.ndarray:
     """A variable from .npy, .npz, MATLAB v5 (scipy) or v7.3/HDF5 (h5py, in MATLAB order)."""
     suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            return np.load(path, allow_pickle=False)
+    if suffix not in (".npy", ".npz", ".mat"):
+        raise RecordingError(f"{path}: unknown RDM file type {suffix!r} (.mat, .npy, .npz)")
+    kind = "NumPy" if suffix != ".mat" else "MATLAB"
+    try:  # a truncated file fails in many ways (BadZipFile, EOFError, OSError, zlib.error, ...)
+        if suffix == ".npy":  # mapped first: a header promising more than the file holds fails
+            return np.array(np.load(path, allow_pickle=False, mmap_mode="r"))
         if suffix == ".npz":
             with np.load(path, allow_pickle=False) as npz:
                 if name not in npz.files:
                     raise RecordingError(f"{path}: no array {name!r} (has {sorted(npz.files)})")
                 return npz[name]
-    except (OSError, ValueError) as err:
-        raise RecordingError(f"{path}: not a readable NumPy file: {err}") from err
-    if suffix != ".mat":
-        raise RecordingError(f"{path}: unknown RDM file type {suffix!r} (.mat, .npy, .npz)")
-    if h5py.is_hdf5(path):
-        with h5py.File(path, "r") as f:
-            if name not in f:
-                raise RecordingError(f"{path}: no variable {name!r} (has {sorted(f)})")
-            return np.asarray(f[name]).T
-    try:
+        if h5py.is_hdf5(path):
+            with h5py.File(path, "r") as f:
+                if name not in f:
+                    raise RecordingError(f"{path}: no variable {name!r} (has {sorted(f)})")
+                return np.asarray(f[name]).T
         mat = sio.loadmat(path)
+    except RecordingError:
+        raise
     except Exception as err:
-        raise RecordingError(f"{path}: not a readable MATLAB file: {err}") from err
+        raise RecordingError(
+            f"{path}: not a readable {kind} file (truncated or corrupt?): "
+            f"{type(err).__name__}: {err}"
+        ) from err
     if name not in mat:
         raise RecordingError(
             f"{path}: no variable {name!r} (has {sorted(k for k in mat if k[0] != '_')})"
@@ -76,6 +79,8 @@ def select(raw: np.ndarray, sel: dict, path: Path) -> np.ndarray:
             )
     elif "index" in sel:
         raw = raw[tuple(sel["index"])]
+    if np.iscomplexobj(raw):
+        raise RecordingError(f"{path}: {sel.get('variable')} holds complex numbers, not distances")
     try:
         arr = np.asarray(raw, dtype=float)
     except (TypeError, ValueError) as err:

@@ -110,12 +110,16 @@ def load_surface_npz(ctx: Context) -> Loaded:
     for roi, sel in ctx.manifest["rois"].items():
         path = ctx.file(ctx.require(sel, "file", f"ROI {roi}"))
         ctx.require(sel, "values", f"ROI {roi}")
-        try:
-            npz = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise RecordingError(f"{path}: not a readable .npz file: {err}") from err
-        with npz:
-            x = _finite_columns(_surface_roi(npz, sel, path, roi, ctx.n_stimuli))
+        try:  # a truncated file fails on open or on reading an array (BadZipFile, zlib.error, ...)
+            with np.load(path, allow_pickle=False) as npz:
+                x = _finite_columns(_surface_roi(npz, sel, path, roi, ctx.n_stimuli))
+        except RecordingError:
+            raise
+        except Exception as err:
+            raise RecordingError(
+                f"{path}: not a readable .npz file (truncated or corrupt?): "
+                f"{type(err).__name__}: {err}"
+            ) from err
         responses[roi] = x[None]
         rdms[roi] = correlation_rdm(x)[None]
         sources[roi] = path

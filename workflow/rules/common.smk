@@ -3,8 +3,7 @@ import json
 import sys
 
 from brain_data.recordings import (
-    enabled_by_default, has_responses, is_time_resolved, load_manifest, manifest_path,
-    manifest_paths,
+    has_responses, is_time_resolved, manifest_path, select_recordings,
 )
 from brain_data.specs import load_spec
 from models.controls import CONTROLS
@@ -16,11 +15,11 @@ SEEDS = [int(s) for s in config["seeds"]]
 NETS = [tuple(n.split("/")) for n in config["nets"]]
 ARCHS = sorted({a for a, _ in NETS})
 TRAINSETS = sorted({t for _, t in NETS})
-MANIFESTS = {r: load_manifest(p) for r, p in manifest_paths().items()}
-# "all": every manifest except those marked enabled_by_default: false or requires_web: true.
-RECORDINGS = (sorted(r for r, m in MANIFESTS.items() if enabled_by_default(m))
-              if config["recordings"] == "all" else list(config["recordings"]))
-MANIFESTS.update({r: load_manifest(manifest_path(r)) for r in RECORDINGS if r not in MANIFESTS})
+# "all": every manifest except those marked enabled_by_default: false or requires_web: true; a
+# malformed manifest is skipped with a warning. Requested by id, a malformed manifest is an error.
+RECORDINGS, MANIFESTS, _SKIPPED = select_recordings(config["recordings"])
+for _rid, _why in _SKIPPED.items():
+    print(f"warning: recording {_rid} skipped (recordings: all): {_why}", file=sys.stderr)
 STIMSET = {r: MANIFESTS[r]["stimuli"] for r in RECORDINGS}
 # Static RDM recordings go to `compare`; time-resolved (M/EEG) ones to `compare_time`.
 TIMED_RECORDINGS = [r for r in RECORDINGS if is_time_resolved(MANIFESTS[r])]
