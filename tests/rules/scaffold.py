@@ -200,3 +200,20 @@ def hidden_params_get_no_gradient(rule, x: torch.Tensor, y: torch.Tensor) -> Non
             h.remove()
     seen += [n for n, p in rule.net.blocks.named_parameters() if p.grad is not None]
     assert not seen, f"autograd computed a gradient for hidden parameters {sorted(set(seen))}"
+
+
+def hidden_updates_ignore_labels(make_rule, x: torch.Tensor, y: torch.Tensor) -> None:
+    """One seeded ``train_step`` leaves every hidden block the same with every label changed
+    (and moves at least one): no label, error or reward reaches a hidden synapse."""
+    a, b = make_rule(), make_rule()
+    before = [p.detach().clone() for p in a.net.blocks.parameters()]
+    other = (y + 1 + torch.randint(0, 9, y.shape, generator=torch.Generator().manual_seed(0))) % 10
+    for rule, labels in ((a, y), (b, other)):
+        torch.manual_seed(7)
+        rule.train_step(x, labels)
+    pa, pb = list(a.net.blocks.parameters()), list(b.net.blocks.parameters())
+    assert any(not torch.equal(p.detach(), q) for p, q in zip(pa, before, strict=True)), (
+        "no hidden block learned in one step"
+    )
+    for p, q in zip(pa, pb, strict=True):
+        assert _close(p.detach(), q.detach()), "a hidden update depends on the labels"

@@ -24,6 +24,7 @@ from tests.rules.scaffold import (
     SHAPE,
     backprop_swapped,
     hidden_params_get_no_gradient,
+    hidden_updates_ignore_labels,
     relu_mlp_gradients,
     update_ignores_layers_above,
     update_is_its_local_losses,
@@ -147,18 +148,31 @@ def test_eqprop_constraint_fails_on_bptt_through_the_relaxation(monkeypatch):
 
 # --- rules whose hidden updates get no autograd gradient --------------------------------------
 
+_UNSUPERVISED_HIDDEN = ["hebbian", "hebb3f", "rstdp"]
 
-@pytest.mark.parametrize("rule_id", ["hebbian", "hebb3f", "rstdp"])
-def test_hidden_blocks_get_no_gradient(rule_id, mnist_small):
+
+def _hidden_rule(rule_id, arch):
     hp = {"time_steps": 4} if rule_id == "rstdp" else {}
-    hidden_params_get_no_gradient(_maker(rule_id, small=False, **hp)(), *_real(mnist_small, 64))
+    return _maker(rule_id, arch, small=arch == "cnn", **hp)
 
 
-@pytest.mark.parametrize("rule_id", ["hebbian", "hebb3f", "rstdp"])
-def test_hidden_update_ignores_layers_above(rule_id, mnist_small):
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+@pytest.mark.parametrize("rule_id", _UNSUPERVISED_HIDDEN)
+def test_hidden_blocks_get_no_gradient(rule_id, arch, mnist_small):
+    hidden_params_get_no_gradient(_hidden_rule(rule_id, arch)(), *_real(mnist_small, 64))
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+@pytest.mark.parametrize("rule_id", _UNSUPERVISED_HIDDEN)
+def test_hidden_update_ignores_layers_above(rule_id, arch, mnist_small):
     """Block 1's update is local: re-drawing every weight above it leaves it unchanged."""
-    hp = {"time_steps": 4} if rule_id == "rstdp" else {}
-    update_ignores_layers_above(_maker(rule_id, small=False, **hp), 0, *_real(mnist_small, 64))
+    update_ignores_layers_above(_hidden_rule(rule_id, arch), 0, *_real(mnist_small, 64))
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+@pytest.mark.parametrize("rule_id", _UNSUPERVISED_HIDDEN)
+def test_hidden_updates_ignore_labels(rule_id, arch, mnist_small):
+    hidden_updates_ignore_labels(_hidden_rule(rule_id, arch), *_real(mnist_small, 64))
 
 
 # --- block-local rules: train_step applies exactly the blocks' own local losses ----------------
@@ -190,7 +204,7 @@ _HERE = "test_credit_assignment"
 _GFP, _UL, _NL = "global feedback pathway", "update locking", "non-local updates"
 _WT, _DT, _LAB = "weight transport", "derivative transport", "labels at every layer"
 _NO_BACKWARD = (_WT, _GFP, "two-phase training", _DT, "signed error transmission")
-_MLP = {"arch": "mlp"}
+_MLP, _CNN = {"arch": "mlp"}, {"arch": "cnn"}
 
 #: rule -> [(test module, test function, arguments, card problems the test evidences)]
 CONSTRAINT_TESTS: dict[str, list[tuple[str, str, dict, tuple[str, ...]]]] = {
@@ -242,8 +256,8 @@ CONSTRAINT_TESTS: dict[str, list[tuple[str, str, dict, tuple[str, ...]]]] = {
             {},
             (*_NO_BACKWARD, _LAB),
         ),
-        (_HERE, "test_hidden_blocks_get_no_gradient", {"rule_id": "hebb3f"}, _NO_BACKWARD),
-        (_HERE, "test_hidden_update_ignores_layers_above", {"rule_id": "hebb3f"}, (_NL,)),
+        (_HERE, "test_hidden_blocks_get_no_gradient", {"rule_id": "hebb3f", **_MLP}, _NO_BACKWARD),
+        (_HERE, "test_hidden_update_ignores_layers_above", {"rule_id": "hebb3f", **_MLP}, (_NL,)),
     ],
     "hebbian": [
         (
@@ -252,8 +266,8 @@ CONSTRAINT_TESTS: dict[str, list[tuple[str, str, dict, tuple[str, ...]]]] = {
             {},
             (*_NO_BACKWARD, _LAB),
         ),
-        (_HERE, "test_hidden_blocks_get_no_gradient", {"rule_id": "hebbian"}, _NO_BACKWARD),
-        (_HERE, "test_hidden_update_ignores_layers_above", {"rule_id": "hebbian"}, (_NL,)),
+        (_HERE, "test_hidden_blocks_get_no_gradient", {"rule_id": "hebbian", **_MLP}, _NO_BACKWARD),
+        (_HERE, "test_hidden_update_ignores_layers_above", {"rule_id": "hebbian", **_MLP}, (_NL,)),
     ],
     "hsic": [
         (_HERE, "test_update_is_the_local_losses", {"rule_id": "hsic", **_MLP}, (_WT, _GFP, _NL)),
@@ -306,8 +320,12 @@ CONSTRAINT_TESTS: dict[str, list[tuple[str, str, dict, tuple[str, ...]]]] = {
     "rff": [(_HERE, "test_update_is_the_local_losses", {"rule_id": "rff", **_MLP}, _ALL_LOCAL)],
     "rstdp": [
         ("test_rstdp", "test_hidden_stdp_ignores_labels_and_gradients", {}, (*_NO_BACKWARD, _LAB)),
-        (_HERE, "test_hidden_blocks_get_no_gradient", {"rule_id": "rstdp"}, _NO_BACKWARD),
-        (_HERE, "test_hidden_update_ignores_layers_above", {"rule_id": "rstdp"}, (_NL,)),
+        (_HERE, "test_hidden_blocks_get_no_gradient", {"rule_id": "rstdp", **_MLP}, _NO_BACKWARD),
+        (_HERE, "test_hidden_update_ignores_layers_above", {"rule_id": "rstdp", **_MLP}, (_NL,)),
+        # the spiking conv net too: conv STDP is unsupervised, local and gradient-free
+        (_HERE, "test_hidden_blocks_get_no_gradient", {"rule_id": "rstdp", **_CNN}, _NO_BACKWARD),
+        (_HERE, "test_hidden_update_ignores_layers_above", {"rule_id": "rstdp", **_CNN}, (_NL,)),
+        (_HERE, "test_hidden_updates_ignore_labels", {"rule_id": "rstdp", **_CNN}, (_LAB,)),
     ],
     "sign_sym": [
         (_HERE, "test_sign_sym_train_step_sends_errors_through_sign_feedback", {}, (_WT,)),
