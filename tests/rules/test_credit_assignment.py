@@ -84,7 +84,7 @@ def _tiny_ep(beta: float):
     net = arch_lib.mlp((1, 4, 4), 5, hidden=(12, 10), activation="sigmoid").double()
     for p in net.parameters():  # strong enough that feedback shapes the equilibrium
         p.data.mul_(2.0)
-    rule = registry.create("eqprop", net, beta=beta, t_free=40, t_nudge=40, t_eval=40)
+    rule = registry.create("eqprop", net, beta=beta, t_free=20, t_nudge=20, t_eval=20)
     rule.optimizer = torch.optim.SGD(net.parameters(), lr=1.0)  # step = -gradient applied
     g = torch.Generator().manual_seed(1)
     x = torch.randn(6, 1, 4, 4, generator=g, dtype=torch.float64)
