@@ -396,9 +396,26 @@ def test_the_swap_is_backprop_and_is_undone():
     x, y = _batch(16)
     rule = _maker("fa", small=False)()
     own = type(rule).train_step
+    inherited = registry.get("local_loss")  # its train_step is LocalLossesStep's
+    assert "train_step" not in vars(inherited)
     bp = relu_mlp_gradients(rule.net, x, y, [op.weight.detach() for op in rule.ops])
     with backprop_swapped():
         rule.train_step(x, y)
     for op, g in zip(rule.ops, bp, strict=True):
         assert torch.allclose(op.weight.grad, g, rtol=1e-4, atol=1e-7)
     assert type(rule).train_step is own
+    assert "train_step" not in vars(inherited)
+
+
+def test_the_swap_steps_weights_no_optimiser_holds():
+    """A rule that updates its hidden weights by hand (rstdp: no optimiser at all; hebbian: Adam on
+    the readout only) gets them stepped too, by an optimiser of the rule's kind and rate."""
+    x, y = _batch(16)
+    for rule_id in ("rstdp", "hebbian"):
+        rule = _maker(rule_id)()
+        before = [p.detach().clone() for p in rule.net.parameters()]
+        with backprop_swapped():
+            rule.train_step(x, y)
+        after = list(rule.net.parameters())
+        moved = [not torch.equal(p.detach(), q) for p, q in zip(after, before, strict=True)]
+        assert all(moved), f"{rule_id}: the swap left parameters unstepped"
