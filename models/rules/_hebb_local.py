@@ -41,7 +41,7 @@ def per_neuron(w: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def soft_hebb_step(
-    op: nn.Module, x: torch.Tensor, *, lr: float, temperature: float
+    op: nn.Module, x: torch.Tensor, *, lr: float, temperature: float, anti_hebbian: bool = False
 ) -> dict[str, float]:
     """Apply one SoftHebb update to ``op.weight`` from its own (detached) input ``x``.
 
@@ -49,12 +49,18 @@ def soft_hebb_step(
     position), z = u standardised over the neurons (so the temperature does not depend on the
     input's scale), dW_k = sum_n y_k (x_n - u_k w_k); the update is divided by its largest magnitude
     and scaled per neuron by eta_k = lr * sqrt(|1 - ||w_k|| |), which drives every weight vector
-    to unit norm (Journe et al. 2023). Biases are not plastic. Uses only x, u, y and W.
+    to unit norm (Journe et al. 2023). With ``anti_hebbian`` every neuron but the winner (the
+    largest u, per example and position) takes the opposite sign, y_k -> -y_k: SoftHebb's soft
+    anti-Hebbian plasticity for the losers. Biases are not plastic. Uses only x, u, y and W.
     """
     w = op.weight
     u = op(x)  # (n, out) or (n, out, h, w)
     z = (u - u.mean(1, keepdim=True)) / (u.std(1, keepdim=True) + 1e-6)  # over neurons: scale-free
     y = torch.softmax(z / temperature, dim=1)  # (n, out[, h, w]): soft WTA over neurons / channels
+    if anti_hebbian:
+        win = u.argmax(1, keepdim=True)  # (n, 1[, h, w]): the winner per example / position
+        loser = torch.ones_like(y, dtype=torch.bool).scatter_(1, win, False)
+        y = torch.where(loser, -y, y)
     hebb = outer(op, x, y)  # (out, ...) like w
     dims = [0] + list(range(2, u.dim()))
     yu = (y * u).sum(dim=dims)  # (out,)
@@ -63,4 +69,4 @@ def soft_hebb_step(
     radius = w.flatten(1).norm(dim=1)  # (out,)
     eta = lr * (radius - 1.0).abs().clamp_min(1e-10).sqrt()
     w.add_(per_neuron(delta, eta))
-    return {"winner_share": float(y.amax(dim=1).mean())}
+    return {"winner_share": float(y.abs().amax(dim=1).mean())}

@@ -59,6 +59,10 @@ class CHL(Rule):
             "(t_relax; t_eval for predict/layers) from the bottom-up pass, so equilibria are "
             "approximate. Conv layers use the "
             "convergent-RNN energy of Laborieux et al. (2021), max-pooling included. "
+            "Xie & Seung's layer-wise update scale gain^{k-L} is effective only with optimizer "
+            "'sgd': the default Adam divides each parameter's step by its gradient's running RMS, "
+            "so a constant factor per layer cancels (feedback_gain then acts on the settling "
+            "only). "
             "predict/layers: free-phase equilibrium; 'out' = readout pre-activation."
         ),
     )

@@ -24,7 +24,7 @@ from models.rules.base import Rule, RuleCard
 class DifferenceTargetProp(Rule):
     card = RuleCard(
         family="explicit local synergistic: discrepancy reduction",
-        addresses=("weight transport", "non-local updates", "derivative transport"),
+        addresses=("non-local updates", "derivative transport"),
         reference="Lee, Zhang, Fischer & Bengio (2015) ECML-PKDD, LNCS 9284:498-515",
         notes=(
             "Targets via learned inverses with the difference correction; every block trained on its "
@@ -32,8 +32,9 @@ class DifferenceTargetProp(Rule):
             "linear (g(h) = V h + c) rather than tanh so they can produce ReLU-range activity; conv "
             "blocks are inverted by nearest-neighbour un-pooling followed by a same-padding "
             "convolution (c_out -> c_in), the conv->dense block by a linear map reshaped to the conv "
-            "volume. The top target uses the gradient of the cross-entropy through the readout only "
-            "(as in the paper). Adam on every local loss; optional L2 decay of the forward weights "
+            "volume. The top target uses the gradient of the cross-entropy through the readout only, "
+            "i.e. through the readout's transposed weights W_out^T, so weight transport is not "
+            "addressed (the inverses replace W^T only below the top hidden layer). Adam on every local loss; optional L2 decay of the forward weights "
             "(the paper-scale config) bounds the growth of activity that otherwise outruns the "
             "inverses. Two-phase (forward, then target) and signed targets remain."
         ),

@@ -34,7 +34,6 @@ class EqProp(Rule):
     card = RuleCard(
         family="explicit local synergistic: energy-based",
         addresses=(
-            "weight transport",
             "global feedback pathway",
             "non-local updates",
             "derivative transport",
@@ -49,7 +48,7 @@ class EqProp(Rule):
             "runs a fixed number of synchronous fixed-point steps (t_free, t_nudge, t_eval), so "
             "the equilibrium is approximate at small budgets. Feedback is symmetric by "
             "construction (the energy's shared weights), which is the weight-transport "
-            "assumption of EqProp itself. Cross-entropy readout (Laborieux's softmax variant); "
+            "assumption of EqProp itself, so weight transport is not addressed. Cross-entropy readout (Laborieux's softmax variant); "
             "Adam on the EP estimate. predict/layers use the free-phase equilibrium. Needs "
             "two (three) phases per step, so it is trained on smaller subsets than backprop."
         ),

@@ -3,8 +3,9 @@
 Updated: the weights of every hidden block (dense or conv), layer by layer, from that block's own
 detached input (pre-synaptic activity) and its own soft winner-take-all output (post-synaptic
 activity): dW_k = eta_k * y_k * (x - u_k w_k), y = softmax(u / T) over the neurons (per position for
-convs), an Oja-like plastic rule that keeps every weight vector near unit norm. No label, error or
-gradient ever reaches a hidden block. Only the linear readout sees labels: it is trained by its own
+convs), an Oja-like plastic rule that keeps every weight vector near unit norm (with
+``anti_hebbian``, every neuron but the winner takes -y_k: SoftHebb's soft anti-Hebbian update). No
+label, error or gradient ever reaches a hidden block. Only the linear readout sees labels: it is trained by its own
 cross-entropy (delta rule, Adam) on the detached last-block features.
 Reference: Journe, Rodriguez, Guo & Moraitis (2023) "Hebbian deep learning without feedback",
 ICLR; Moraitis et al. (2022) "SoftHebb", Neuromorph. Comput. Eng. 2:044017.
@@ -39,6 +40,12 @@ class Hebbian(StandardisedReadout, Rule):
         "Oja-like decay and radius-adaptive rate; hidden weights only (biases stay at their init). "
         "Hidden blocks are unsupervised and layer-local; the forward pass uses the network's own "
         "activation (ReLU by default, SoftHebb's triangle activation is not used) and pooling. "
+        "Departures from Journe et al. (2023): no normalisation of each layer's input (their "
+        "non-affine batch norm; the shared net has none, the z-scoring of u over neurons inside "
+        "the soft-WTA only sets its temperature scale); the losers' soft anti-Hebbian update "
+        "(y_k -> -y_k for every neuron but the winner) is the option anti_hebbian, off by "
+        "default: on the smoke budget (3000 MNIST images, 1 epoch) it reached 77.9 % vs 80.3 % "
+        "(MLP) and 71.4 % vs 72.1 % (CNN) without it. "
         "The readout alone learns from labels (cross-entropy, Adam, detached features standardised by "
         "label-free running mean/variance buffers; predict/layers['out'] use the same scaling).",
     )
@@ -51,6 +58,7 @@ class Hebbian(StandardisedReadout, Rule):
         temperature: float = 0.3,
         readout_lr: float = 3e-3,
         lr_decay: float = 1.0,
+        anti_hebbian: bool = False,
     ):
         super().__init__(net)
         self._check_positive(lr=lr, temperature=temperature, readout_lr=readout_lr)
@@ -66,6 +74,8 @@ class Hebbian(StandardisedReadout, Rule):
             readout_lr,
             lr_decay,
         )
+        self._check("anti_hebbian", anti_hebbian, isinstance(anti_hebbian, bool), "a bool")
+        self.anti_hebbian = anti_hebbian
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
         self.init_feature_stats(net.readout.in_features)
         self.optimizer = torch.optim.Adam(net.readout.parameters(), lr=readout_lr)
@@ -78,7 +88,11 @@ class Hebbian(StandardisedReadout, Rule):
             for block in self.net.blocks:
                 pre = block.prepare(x).detach()
                 stats[f"{block.name}_winner"] = soft_hebb_step(
-                    block.op, pre, lr=lr, temperature=self.temperature
+                    block.op,
+                    pre,
+                    lr=lr,
+                    temperature=self.temperature,
+                    anti_hebbian=self.anti_hebbian,
                 )["winner_share"]
                 x = block(pre)
         self._features = x.flatten(1)  # (n, features) after the last block

@@ -29,7 +29,6 @@ class LocalSignal(LocalLossesStep, Rule):
     card = RuleCard(
         family="explicit local non-synergistic",
         addresses=(
-            "weight transport",
             "global feedback pathway",
             "update locking",
             "non-local updates",
@@ -42,7 +41,9 @@ class LocalSignal(LocalLossesStep, Rule):
             "Each block's output (after pooling; conv maps flattened) feeds a fixed random "
             "linear classifier M_k ~ U(-s, s)/sqrt(fan_in) (a buffer, never trained); the block "
             "descends CE (loss: ce) or squared error to the one-hot label (loss: mse) of that "
-            "classifier on a detached input. Needs labels at every layer. The readout is a "
+            "classifier on a detached input. Needs labels at every layer. The error reaching the "
+            "block is M_k^T (softmax - onehot): the exact transpose of its fixed classifier, so "
+            "weight transport is not addressed (it is moved into each layer's local circuit). The readout is a "
             "trained linear classifier on the detached last block. No dropout/BN (shared net); "
             "Adam."
         ),

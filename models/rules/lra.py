@@ -29,7 +29,6 @@ class LocalRepresentationAlignment(Rule):
             "weight transport",
             "non-local updates",
             "derivative transport",
-            "update locking",
         ),
         reference="Ororbia & Mali (2019) AAAI 33:4651; Ororbia et al. (2023) conv LRA (arXiv:2303.09728)",
         notes=(
@@ -38,7 +37,9 @@ class LocalRepresentationAlignment(Rule):
             "the monotone activations, so conv targets live in the pooled map). Conv feedback maps "
             "are fixed random convolutions after nearest-neighbour un-pooling; the conv->dense "
             "feedback is a fixed linear map reshaped to the conv volume. One target pass per "
-            "minibatch (K=1 as in the paper's fast variant); Adam on each local loss."
+            "minibatch (K=1 as in the paper's fast variant); Adam on each local loss. Update "
+            "locking is not addressed: targets are built layer by layer from the top, so a block's "
+            "target waits for the forward pass and for every target above it."
         ),
     )
 

@@ -52,7 +52,10 @@ class Recirculation(CHL):
             "steps (t_relax; t_eval for predict/layers) from the bottom-up pass, as in chl; "
             "states are bounded activations (ReLU -> hard sigmoid), output clip(readout, 0, 1). "
             "Conv layers: layered energy of Laborieux et al. (2021) with max-pool routing. "
-            "Layer-wise update scale gain^{k-L} as in Xie & Seung (2003). The symmetric and "
+            "Layer-wise update scale gain^{k-L} as in Xie & Seung (2003), effective only with "
+            "optimizer 'sgd': the default Adam divides each parameter's step by its gradient's "
+            "running RMS, so a constant factor per layer cancels (feedback_gain then acts on the "
+            "settling only). The symmetric and "
             "midpoint GeneRec variants (the latter equals CHL) are not included."
         ),
     )

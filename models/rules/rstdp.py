@@ -3,12 +3,16 @@
 The shared network's weights are the synaptic weights of a feedforward spiking net: each block is a
 layer of leaky integrate-and-fire neurons (convs as spiking conv layers, max-pooling as an OR over
 spikes), driven over ``time_steps`` steps by an intensity-to-latency code (brighter inputs spike
-earlier and keep spiking, as in SpykeTorch). Hidden weights (in [0, 1]) learn by unsupervised
-first-spike STDP of the winners of a lateral competition (k-WTA over units; over channels at each
-position in convs): pre spikes at or before the post's first spike potentiate, pre spikes after it depress, with
-soft bounds w(1 - w). Thresholds adapt homeostatically to a target firing rate. The decision (the
-output neuron with most spikes) is rewarded (+) or punished (-): the winner's synapses get STDP
-(reward) or anti-STDP (punishment), scaled by the running miss / hit rates. Anti-STDP either only
+earlier and keep spiking, as in SpykeTorch). Hidden weights keep their signed init and learn by
+unsupervised first-spike STDP of the winners of a lateral competition (k-WTA over units; over
+channels at each position in convs): pre spikes at or before the post's first spike potentiate, pre
+spikes after it depress. The hidden update is *additive* (no soft bounds: it does not scale with
+w(1 - w)); after each update synaptic scaling restores every neuron's initial weight norm, which
+bounds the weights instead (Mozafari's soft-bounded [0, 1] hidden weights collapsed to one ink
+detector here). Thresholds adapt homeostatically to a target firing rate. The decision (the
+output neuron with most spikes) is rewarded (+) or punished (-): the winner's synapses, excitatory
+in [0, 1], get STDP with soft bounds (potentiation x (1 - w), depression x w; reward) or anti-STDP
+(punishment), scaled by the running miss / hit rates. Anti-STDP either only
 depresses the synapses that drove the wrong decision or, as in Mozafari's rule, mirrors STDP
 (``anti_stdp``); optional synaptic scaling restores each decision neuron's weight norm after learning.
 Reference: Mozafari, Kheradpisheh, Masquelier, Nowzari-Dalini & Ganjtabesh (2018) "First-spike-based

@@ -52,3 +52,26 @@ def test_readout_update_is_reward_times_eligibility(mnist_small):
     elig = torch.nn.functional.one_hot(choice, 10).float() - probs  # (n, classes) post term
     expect = w0 + rule.readout_lr * torch.einsum("n,nk,nj->kj", reward - base, elig, h) / 16
     assert torch.allclose(rule.net.readout.weight, expect, atol=1e-5)
+
+
+def test_hidden_blocks_learn_exactly_as_hebbian_at_its_rates(mnist_small):
+    """hebb3f's hidden blocks run hebbian's SoftHebb step: same weights after the same batch, and
+    the configs give both the same hidden rate and temperature on every trainset and arch."""
+    from models.rule_config import load_rule_config, resolve_hparams
+
+    x = mnist_small["x_train"][:32]
+    for arch in ("mlp", "cnn"):
+        a = build_rule("hebb3f", arch, (1, 28, 28), 10, seed=0)
+        b = build_rule("hebbian", arch, (1, 28, 28), 10, seed=0)
+        torch.manual_seed(0)
+        a.train_step(x, mnist_small["y_train"][:32])
+        b.train_step(x, mnist_small["y_train"][:32])
+        for pa, pb in zip(a.net.blocks.parameters(), b.net.blocks.parameters(), strict=True):
+            assert torch.equal(pa, pb), f"{arch}: hebb3f's hidden blocks learn unlike hebbian's"
+        for trainset in ("mnist", "cifar10"):
+            hp3, hp = (
+                resolve_hparams(load_rule_config(r), arch, trainset) for r in ("hebb3f", "hebbian")
+            )
+            assert (hp3["lr"], hp3["temperature"]) == (hp["lr"], hp["temperature"]), (
+                f"{arch}/{trainset}: hebb3f's hidden rate is not hebbian's"
+            )

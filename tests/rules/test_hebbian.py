@@ -1,5 +1,6 @@
 """The hebbian rule's card: hidden blocks learn without labels, errors or gradients."""
 
+import pytest
 import torch
 
 from models.rules._hebb_local import soft_hebb_step
@@ -30,15 +31,20 @@ def test_hidden_updates_ignore_labels_and_receive_no_gradient(mnist_small):
         assert all(blk.op.weight.grad is None and blk.op.bias.grad is None for blk in a.net.blocks)
 
 
-def test_soft_hebb_matches_the_local_formula():
+@pytest.mark.parametrize("anti", [False, True])
+def test_soft_hebb_matches_the_local_formula(anti):
+    """dW_k = eta_k y_k (x - u_k w_k); with anti-Hebbian plasticity the losers' y_k change sign."""
     torch.manual_seed(0)
     op = torch.nn.Linear(6, 4)
     x = torch.randn(5, 6)
     w0 = op.weight.detach().clone()
-    soft_hebb_step(op, x, lr=0.1, temperature=0.5)
+    soft_hebb_step(op, x, lr=0.1, temperature=0.5, anti_hebbian=anti)
     u = x @ w0.t() + op.bias  # (n, out) the post-synaptic pre-activation
     z = (u - u.mean(1, keepdim=True)) / (u.std(1, keepdim=True) + 1e-6)
     y = torch.softmax(z / 0.5, 1)
+    if anti:
+        winner = u == u.amax(1, keepdim=True)  # (n, out)
+        y = torch.where(winner, y, -y)
     delta = y.t() @ x - (y * u).sum(0)[:, None] * w0  # sum_n y_k (x_n - u_k w_k)
     delta = delta / delta.abs().max()
     eta = 0.1 * (w0.norm(dim=1) - 1).abs().sqrt()
@@ -54,3 +60,24 @@ def test_conv_hebbian_term_is_the_patch_correlation():
     patches = torch.nn.functional.unfold(x, 3, padding=1)  # (n, 2*3*3, 25)
     ref = torch.einsum("ncp,nkp->ck", post.flatten(2), patches).view(3, 2, 3, 3)
     assert torch.allclose(outer(op, x, post), ref, atol=1e-5)
+
+
+def test_conv_anti_hebbian_losers_are_per_position():
+    """In a conv the winner is the channel with the largest u at each position: the anti-Hebbian
+    step is the conv SoftHebb formula with every other channel's y negated there."""
+    from models.rules._hebb_local import outer, per_neuron
+
+    torch.manual_seed(0)
+    op = torch.nn.Conv2d(2, 3, 3, padding=1)
+    x = torch.randn(2, 2, 5, 5)
+    w0 = op.weight.detach().clone()
+    soft_hebb_step(op, x, lr=0.1, temperature=0.5, anti_hebbian=True)
+    with torch.no_grad():
+        u = torch.nn.functional.conv2d(x, w0, op.bias, padding=1)  # (n, 3, 5, 5)
+        z = (u - u.mean(1, keepdim=True)) / (u.std(1, keepdim=True) + 1e-6)
+        y = torch.softmax(z / 0.5, 1)
+        y = torch.where(u == u.amax(1, keepdim=True), y, -y)  # losers per position
+        delta = outer(op, x, y) - per_neuron(w0, (y * u).sum((0, 2, 3)))
+        delta = delta / delta.abs().max()
+        eta = 0.1 * (w0.flatten(1).norm(dim=1) - 1).abs().sqrt()
+    assert torch.allclose(op.weight, w0 + per_neuron(delta, eta), atol=1e-6)
