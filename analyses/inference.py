@@ -42,18 +42,11 @@ def loso_best_layer(per_subject: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bootstrap_loso(per_subject: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """Bootstrap over subjects of the LOSO best-layer score (selection redone in every sample)."""
+    """Bootstrap over subjects of the LOSO best-layer score (selection redone in every sample, all
+    copies of the held-out subject left out)."""
     n = per_subject.shape[1]
-    rng = np.random.default_rng(seed)
-    out = np.empty(n_boot)
-    for b in range(n_boot):
-        idx = rng.integers(0, n, size=n)
-        sample = per_subject[:, idx]
-        if len(np.unique(idx)) < 2:
-            out[b] = np.nan
-            continue
-        out[b] = loso_best_layer(sample)[0].mean()
-    return out
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    return loso_on_resamples(per_subject, idx)
 
 
 def stimulus_resamples(n_stim: int, n_boot: int, seed: int) -> np.ndarray:
@@ -105,15 +98,19 @@ def split_half_best_layer(
 def loso_on_resamples(per_subject: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """LOSO best-layer score of (layers, subjects) scores on every subject resample (n_boot, n).
 
-    Selection is redone in every resample, leaving out all copies of the held-out subject, so the
-    variability of the layer choice is part of the bootstrap distribution. Resamples of one distinct
-    subject give NaN.
+    ``per_subject`` may also be (n_boot, layers, subjects): one score matrix per sample (e.g. on that
+    sample's stimulus resample). Selection is redone in every resample, leaving out all copies of
+    the held-out subject, so the variability of the layer choice is part of the bootstrap
+    distribution. Resamples of one distinct subject give NaN.
     """
     n_boot, n = idx.shape
-    counts = np.stack([np.bincount(row, minlength=per_subject.shape[1]) for row in idx])
-    total = counts @ per_subject.T  # (n_boot, layers): sum over the resample
+    per = np.broadcast_to(per_subject, (n_boot, *per_subject.shape[-2:]))
+    n_orig = per.shape[-1]
+    counts = np.zeros((n_boot, n_orig))
+    np.add.at(counts, (np.arange(n_boot)[:, None], idx), 1.0)
+    total = np.einsum("bs,bls->bl", counts, per)  # (n_boot, layers): sum over the resample
     c = np.take_along_axis(counts, idx, axis=1)[:, None, :]  # copies of each drawn subject
-    s = per_subject[:, idx].transpose(1, 0, 2)  # (n_boot, layers, n)
+    s = np.take_along_axis(per, np.broadcast_to(idx[:, None, :], (n_boot, per.shape[1], n)), 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         others = (total[:, :, None] - c * s) / (n - c)
     chosen = np.argmax(np.nan_to_num(others, nan=-np.inf), axis=1)[:, None, :]
