@@ -95,6 +95,37 @@ def split_half_best_layer(
     return float(np.mean(held)), np.asarray(chosen)
 
 
+def split_half_on_resamples(
+    score_fn: Callable[[np.ndarray], np.ndarray],
+    resamples: np.ndarray,
+    n_splits: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split-half best-layer score on every stimulus resample (n_boot, n) for single-RDM recordings.
+
+    ``score_fn(idx)`` returns per-layer scores on the stimuli ``idx`` (repeats allowed, each pair
+    counted once per pair of copies). In each resample the distinct stimuli are split at random
+    into halves ``n_splits`` times; the layer is chosen on one half and scored on the other and
+    vice versa, as in the point estimate (the identity resample). Returns (scores (n_boot,),
+    chosen layers (n_boot, 2 * n_splits)).
+    """
+    rng = np.random.default_rng(seed)
+    out = np.empty(len(resamples))
+    chosen = np.empty((len(resamples), 2 * n_splits), dtype=int)
+    for b, idx in enumerate(resamples):
+        distinct = np.unique(idx)
+        held = []
+        for s in range(n_splits):
+            perm = rng.permutation(distinct)
+            halves = perm[: len(perm) // 2], perm[len(perm) // 2 :]
+            for h, (a, t) in enumerate((halves, halves[::-1])):
+                layer = int(np.argmax(score_fn(idx[np.isin(idx, a)])))
+                held.append(score_fn(idx[np.isin(idx, t)])[layer])
+                chosen[b, 2 * s + h] = layer
+        out[b] = np.mean(held)
+    return out, chosen
+
+
 def loso_on_resamples(per_subject: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """LOSO best-layer score of (layers, subjects) scores on every subject resample (n_boot, n).
 

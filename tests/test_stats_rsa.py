@@ -67,26 +67,33 @@ def test_unknown_names_are_rejected():
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("comparator", ["spearman", "corr_cov"])
-def test_dual_bootstrap_sample_equals_rsatoolbox_on_the_same_resample(comparator):
+@pytest.mark.parametrize("ours, theirs", [("spearman", "spearman"), ("pearson", "corr"), ("corr_cov", "corr_cov")])
+def test_dual_bootstrap_sample_equals_rsatoolbox_on_the_same_resample(ours, theirs):
+    """Every scheme's evaluations and ceilings equal rsatoolbox's on the very same resample, with
+    duplicated stimuli kept as duplicates (no np.unique that would hide a difference)."""
     signal = np.random.default_rng(9).normal(size=(12, 30))
     models, data = _rdms(3, seed=5, signal=signal), _rdms(6, seed=6, signal=signal)
-    db = dual_bootstrap(models, data, comparator, n_boot=3, seed=2)
+    db = dual_bootstrap(models, data, ours, n_boot=4, seed=2)
     rsa_data = rsatoolbox.rdm.RDMs(upper_tri(data))
     rsa_models = rsatoolbox.rdm.RDMs(upper_tri(models))
-    for b in range(3):
+    for b in range(4):
         s, k = db.subj_idx[b], db.stim_idx[b]
-        if comparator == "corr_cov":  # complete RDMs only: the distinct stimuli of the resample
-            k = np.unique(k)
-        both = rsa_data.subsample("index", s).subsample_pattern("index", k)
-        by_stim = rsa_data.subsample_pattern("index", k)
-        m = rsa_models.subsample_pattern("index", k)
-        for scheme, ref_data in (("both", both), ("stimuli", by_stim)):
+        assert len(np.unique(k)) < len(k)  # the resample has duplicates
+        by_subj = rsa_data.subsample("index", s)
+        refs = {
+            "both": (by_subj.subsample_pattern("index", k), rsa_models.subsample_pattern("index", k)),
+            "subjects": (by_subj, rsa_models),
+            "stimuli": (
+                rsa_data.subsample_pattern("index", k),
+                rsa_models.subsample_pattern("index", k),
+            ),
+        }
+        for scheme, (ref_data, m) in refs.items():
             i = SCHEMES.index(scheme)
-            ref = rsatoolbox.rdm.compare(m, ref_data, method=comparator).mean(axis=1)
-            assert np.allclose(db.evaluations[i, b], ref)
-            nc = boot_noise_ceiling(ref_data, method=comparator, rdm_descriptor="index")
-            assert np.allclose(db.noise_ceiling[i, b], nc)
+            ref = rsatoolbox.rdm.compare(m, ref_data, method=theirs).mean(axis=1)
+            assert np.allclose(db.evaluations[i, b], ref, atol=1e-12), scheme
+            nc = boot_noise_ceiling(ref_data, method=theirs, rdm_descriptor="index")
+            assert np.allclose(db.noise_ceiling[i, b], nc, atol=1e-12), scheme
 
 
 @pytest.mark.parametrize("comparator", ["spearman", "pearson"])
