@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import rankdata
 
 from analyses.inference import loso_on_resamples, resampled_pairs
 from analyses.intervals import scheme_variance
@@ -46,6 +45,17 @@ def _weighted_ranks(groups: np.ndarray, w: np.ndarray) -> np.ndarray:
     g = g.reshape(k, p)
     value = np.cumsum(g, axis=1) - g + (g + 1) / 2
     return np.take_along_axis(value, groups, axis=1)
+
+
+def dense_ranks(x: np.ndarray) -> np.ndarray:
+    """Dense tie groups (0, 1, ...) of every row of ``x`` (rankdata(method="dense") - 1)."""
+    order = np.argsort(x, axis=1, kind="stable")
+    xs = np.take_along_axis(x, order, axis=1)
+    dense = np.zeros(x.shape, dtype=np.int64)
+    np.cumsum(xs[:, 1:] != xs[:, :-1], axis=1, out=dense[:, 1:])
+    out = np.empty_like(dense)
+    np.put_along_axis(out, order, dense, axis=1)
+    return out
 
 
 def _dense(groups: np.ndarray) -> np.ndarray:
@@ -79,7 +89,7 @@ class StimulusResampler:
             vecs = np.vstack([upper_tri(model_rdms), upper_tri(data_rdms)]).astype(float)
             self.vecs = vecs
             if comparator == "spearman":
-                self.groups = (rankdata(vecs, axis=1, method="dense") - 1).astype(np.int64)
+                self.groups = dense_ranks(vecs)
 
     def __call__(self, idx: np.ndarray) -> np.ndarray:
         if not self.fast:
@@ -134,8 +144,7 @@ def _fast_ceiling(
         pooled_all = c @ values
         lo_pools = (pooled_all - c[d, None] * values[d]) / (total - c[d, None])
         pooled = np.vstack([pooled_all / total, lo_pools])
-        groups = (rankdata(pooled, axis=1, method="dense") - 1).astype(np.int64)
-        pu = _weighted_unit(_weighted_ranks(groups, w), w)
+        pu = _weighted_unit(_weighted_ranks(dense_ranks(pooled), w), w)
         r_up = units[d] @ pu[0]
         r_lo = np.einsum("ip,ip->i", units[d], pu[1:])
     else:  # pearson: pooled vectors are linear in the subjects' unit vectors
@@ -263,13 +272,19 @@ def dual_bootstrap(
         return _fast_ceiling(units, values, w, c, comparator, squared, pooling)
 
     def slow_nc(vecs, groups, pairs):
-        r = noise_ceiling(vecs, comparator, squared=squared, pooling=pooling, groups=groups, pairs=pairs)
+        r = noise_ceiling(
+            vecs, comparator, squared=squared, pooling=pooling, groups=groups, pairs=pairs
+        )
         return r.lower, r.upper
 
     for b in range(n_boot):
         s, k = subj[b], stim[b]
         if want[0] or want[2]:
-            on_stim = scorer(k)
+            if scorer.fast:
+                u, x, w = scorer.units(k)
+                on_stim = u[:m] @ u[m:].T
+            else:
+                on_stim = scorer(k)
             if squared:
                 on_stim = on_stim**2
             if want[0]:
@@ -282,7 +297,6 @@ def dual_bootstrap(
             continue
         if scorer.fast:
             if want[0] or want[2]:
-                u, x, w = scorer.units(k)
                 u, x = u[m:], x[m:]
                 if pooling == "mean" and comparator == "spearman":
                     x = scorer.vecs[m:, w_keep(scorer, k)]

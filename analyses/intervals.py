@@ -73,7 +73,9 @@ def add_variance(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sum of two independent variance components with Welch-Satterthwaite degrees of freedom
     (e.g. the subject x stimulus variance and the seed-to-seed variance of a mean over seeds)."""
-    var, df, extra, extra_df = np.broadcast_arrays(*(np.asarray(x, float) for x in (var, df, extra, extra_df)))
+    var, df, extra, extra_df = np.broadcast_arrays(
+        *(np.asarray(x, float) for x in (var, df, extra, extra_df))
+    )
     total = var + extra
     with np.errstate(invalid="ignore", divide="ignore"):
         new_df = total**2 / (var**2 / df + np.where(extra > 0, extra**2 / extra_df, 0.0))

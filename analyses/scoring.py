@@ -115,6 +115,7 @@ def score_roi(
     reweighted: dict | None = None,
     alpha: float = 0.05,
     resamples: dict | None = None,
+    ceiling: bool = True,
 ) -> tuple[list[dict], list[dict]]:
     """Rows for every layer plus ``best_cv`` (and ``reweighted_cv``); and per-subject rows.
 
@@ -124,8 +125,10 @@ def score_roi(
     keyword arguments of ``analyses.reweighted.reweighted_cv`` (None: no reweighted row).
     ``alpha``: 1 - confidence of the intervals. ``resamples``: a dict that receives what
     ``analyses.ranking.rank_rules`` needs to rank with the same resampling: ``best`` (3, n_boot)
-    best_cv samples per scheme (``SCHEMES`` order, NaN where unused), ``ceiling`` (3, n_boot) upper
-    ceilings, ``n_subjects``, ``n_stimuli``, ``n_boot``, ``seed``. The resample indices depend only
+    best_cv samples per scheme (``SCHEMES`` order, NaN where unused), ``layers`` (3, n_boot, layers)
+    per-layer samples, ``ceiling`` (3, n_boot) upper ceilings, ``n_subjects``, ``n_stimuli``,
+    ``n_boot``, ``seed``. ``ceiling=False`` skips the per-sample noise ceilings (no ``score_nc``
+    intervals). The resample indices depend only
     on (n_subjects, n_stimuli, n_boot, seed), so every network scored on a recording gets the same.
     """
     if method not in METHODS:
@@ -165,7 +168,7 @@ def score_roi(
         seed,
         squared=squared,
         pooling=pooling,
-        ceiling=n_subj >= 2,
+        ceiling=ceiling and n_subj >= 2,
         schemes=wanted,
     )
     layer_samples = db.evaluations  # (3, n_boot, layers)
@@ -190,7 +193,7 @@ def score_roi(
     best_lo, best_hi, best_df = _interval(best, best_samples, scheme, n_subj, n_stim, alpha)
     score_nc = layer_scores / nc.upper if np.isfinite(nc.upper) else np.full(len(layers), np.nan)
     best_nc = best / nc.upper if np.isfinite(nc.upper) else np.nan
-    if n_subj >= 2:
+    if n_subj >= 2 and ceiling:
         with np.errstate(invalid="ignore", divide="ignore"):
             nc_lo, nc_hi, _ = _interval(
                 score_nc, layer_samples / upper[..., None], scheme, n_subj, n_stim, alpha
@@ -204,6 +207,7 @@ def score_roi(
     if resamples is not None:
         resamples.update(
             best=best_samples,
+            layers=layer_samples,
             ceiling=upper,
             n_subjects=n_subj,
             n_stimuli=n_stim,

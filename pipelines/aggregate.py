@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 
-from analyses.ranking import rank_rules
+from analyses.ranking import load_resamples, rank_rules
 from pipelines._io import run_main, setup_logging, write_csv, write_json
 
 
@@ -29,7 +29,10 @@ def main() -> None:
     ap.add_argument("--scores", nargs="+", required=True)
     ap.add_argument("--subjects", nargs="+", required=True)
     ap.add_argument("--records", nargs="+", required=True)
-    ap.add_argument("--params", required=True, help="JSON: n_boot, boot_seed, alpha")
+    ap.add_argument(
+        "--resamples", nargs="*", default=[], help="pipelines.compare --resamples-out files"
+    )
+    ap.add_argument("--params", required=True, help="JSON: n_boot, boot_seed, alpha, ci")
     ap.add_argument("--out-scores", required=True)
     ap.add_argument("--out-ranking", required=True)
     ap.add_argument("--out-pairwise", required=True)
@@ -43,7 +46,13 @@ def main() -> None:
     scores = pd.concat([pd.read_csv(f) for f in args.scores], ignore_index=True)
     subjects = pd.concat([pd.read_csv(f) for f in args.subjects], ignore_index=True)
     ranking, pairwise = rank_rules(
-        scores, subjects, n_boot=p["n_boot"], seed=p["boot_seed"], alpha=p["alpha"]
+        scores,
+        subjects,
+        n_boot=p["n_boot"],
+        seed=p["boot_seed"],
+        alpha=p["alpha"],
+        ci=p.get("ci", "both"),
+        resamples=load_resamples(args.resamples) if args.resamples else None,
     )
     records = [json.loads(open(f).read()) for f in args.records]
     accuracy = pd.DataFrame(
