@@ -58,14 +58,6 @@ def dense_ranks(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _dense(groups: np.ndarray) -> np.ndarray:
-    """Renumber tie groups of each row densely (0, 1, ...) after some entries were dropped."""
-    k, p = groups.shape
-    present = np.zeros((k, groups.max() + 1 if groups.size else 1), bool)
-    np.put_along_axis(present, groups, True, axis=1)
-    return (np.cumsum(present, axis=1) - 1)[np.arange(k)[:, None], groups]
-
-
 def _weighted_unit(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     x = (x - (x @ w / w.sum())[:, None]) * np.sqrt(w)
     return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-300)
@@ -104,12 +96,12 @@ class StimulusResampler:
         keeps, models first then data (fast comparators only)."""
         counts = np.bincount(idx, minlength=self.n).astype(float)
         w = counts[self.iu] * counts[self.ju]
-        keep = w > 0
-        w = w[keep]
-        if self.comparator == "spearman":
-            x = _weighted_ranks(_dense(self.groups[:, keep]), w)
+        keep = np.flatnonzero(w)
+        if self.comparator == "spearman":  # dropped pairs (weight 0) do not shift the ranks
+            x = _weighted_ranks(self.groups, w)[:, keep]
         else:
             x = self.vecs[:, keep]
+        w = w[keep]
         return _weighted_unit(x, w), x, w
 
 
