@@ -227,3 +227,115 @@ def test_single_rdm_recordings_get_rank_intervals_and_tests_from_the_stimulus_bo
     assert set(ranking["ci_method"]) == {"bootstrap_stimuli"}
     assert len(pairwise) == 3 and pairwise["p"].notna().all()
     assert ranking["rank_ci_low"].notna().all() and (ranking["ci_low"] < ranking["score"]).all()
+
+
+def test_compare_saves_resamples_that_aggregate_ranks_with(tmp_path):
+    """pipelines.compare --resamples-out -> pipelines.aggregate --resamples: dual-bootstrap ranking."""
+    import json
+    import subprocess
+    import sys
+
+    from analyses.rdm import correlation_rdm
+
+    rng = np.random.default_rng(0)
+    n = 12
+    truth = rng.normal(size=(n, 10))
+    brain = np.stack([correlation_rdm(truth + rng.normal(size=(n, 10))) for _ in range(5)])
+    np.savez(tmp_path / "brain.npz", stimuli=np.arange(n), rois=np.array(["it"]), rdm_it=brain)
+    scores, subjects, resamples, records = [], [], [], []
+    for rule, q in (("good", 2.0), ("bad", 0.2)):
+        layers = np.stack([correlation_rdm(q * truth + rng.normal(size=(n, 10))) for _ in "ab"])
+        np.savez(tmp_path / f"{rule}.npz", layers=np.array(["l0", "l1"]), rdms=layers)
+        params = {
+            "rule": rule,
+            "arch": "mlp",
+            "trainset": "mnist",
+            "seed": 0,
+            "recording": "rec",
+            "methods": ["spearman"],
+            "n_boot": 40,
+            "n_splits": 2,
+            "boot_seed": 0,
+            "ci": "both",
+        }
+        out = {k: tmp_path / f"{rule}_{k}" for k in ("s.csv", "subj.csv", "res.npz")}
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipelines.compare",
+                "--model-rdms",
+                tmp_path / f"{rule}.npz",
+                "--brain",
+                tmp_path / "brain.npz",
+                "--params",
+                json.dumps(params),
+                "--out",
+                out["s.csv"],
+                "--subjects-out",
+                out["subj.csv"],
+                "--resamples-out",
+                out["res.npz"],
+            ],
+            check=True,
+        )
+        rec = tmp_path / f"{rule}.json"
+        rec.write_text(
+            json.dumps(
+                {
+                    "rule": rule,
+                    "arch": "mlp",
+                    "trainset": "mnist",
+                    "seed": 0,
+                    "test_accuracy": 0.9,
+                    "wall_time_s": 1,
+                    "n_train": 10,
+                }
+            )
+        )
+        scores.append(out["s.csv"]), subjects.append(out["subj.csv"])
+        resamples.append(out["res.npz"]), records.append(rec)
+    res = {
+        k: tmp_path / k
+        for k in (
+            "scores.csv",
+            "ranking.csv",
+            "pairwise.csv",
+            "acc.csv",
+            "metrics.json",
+            "curves.csv",
+        )
+    }
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.aggregate",
+            "--scores",
+            *scores,
+            "--subjects",
+            *subjects,
+            "--records",
+            *records,
+            "--resamples",
+            *resamples,
+            "--params",
+            json.dumps({"n_boot": 40, "boot_seed": 0, "alpha": 0.05, "ci": "both"}),
+            "--out-scores",
+            res["scores.csv"],
+            "--out-ranking",
+            res["ranking.csv"],
+            "--out-pairwise",
+            res["pairwise.csv"],
+            "--out-accuracy",
+            res["acc.csv"],
+            "--out-metrics",
+            res["metrics.json"],
+            "--out-curves",
+            res["curves.csv"],
+        ],
+        check=True,
+    )
+    ranking = pd.read_csv(res["ranking.csv"]).set_index("rule")
+    assert set(ranking["ci_method"]) == {"bootstrap_dual"}
+    assert ranking.loc["good", "rank"] == 1 and len(pd.read_csv(res["pairwise.csv"])) == 1
