@@ -37,19 +37,23 @@ def resample_layout(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     return i[keep], j[keep], len(idx)
 
 
-def _weighted_ranks(groups: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Average ranks of rows whose entries (dense tie groups ``groups``) repeat ``w`` times."""
+def _weighted_ranks(
+    groups: np.ndarray, w: np.ndarray, flat: np.ndarray | None = None
+) -> np.ndarray:
+    """Average ranks of rows whose entries (dense tie groups ``groups``) repeat ``w`` times
+    (``flat``: ``groups`` offset by row, if already at hand)."""
     k, p = groups.shape
-    flat = (groups + np.arange(k)[:, None] * p).ravel()
-    g = np.bincount(flat, weights=np.broadcast_to(w, (k, p)).ravel(), minlength=k * p)
-    g = g.reshape(k, p)
-    value = np.cumsum(g, axis=1) - g + (g + 1) / 2
-    return np.take_along_axis(value, groups, axis=1)
+    if flat is None:
+        flat = (groups + np.arange(k)[:, None] * p).ravel()
+    g = np.bincount(flat, weights=np.tile(w, k), minlength=k * p)
+    value = np.cumsum(g.reshape(k, p), axis=1)
+    value += (1 - g.reshape(k, p)) / 2
+    return value.ravel()[flat].reshape(k, p)
 
 
 def dense_ranks(x: np.ndarray) -> np.ndarray:
     """Dense tie groups (0, 1, ...) of every row of ``x`` (rankdata(method="dense") - 1)."""
-    order = np.argsort(x, axis=1, kind="stable")
+    order = np.argsort(x, axis=1)  # ties get one group whatever their order
     xs = np.take_along_axis(x, order, axis=1)
     dense = np.zeros(x.shape, dtype=np.int64)
     np.cumsum(xs[:, 1:] != xs[:, :-1], axis=1, out=dense[:, 1:])
@@ -82,6 +86,7 @@ class StimulusResampler:
             self.vecs = vecs
             if comparator == "spearman":
                 self.groups = dense_ranks(vecs)
+                self.flat = (self.groups + np.arange(len(vecs))[:, None] * vecs.shape[1]).ravel()
 
     def __call__(self, idx: np.ndarray) -> np.ndarray:
         if not self.fast:
@@ -98,7 +103,7 @@ class StimulusResampler:
         w = counts[self.iu] * counts[self.ju]
         keep = np.flatnonzero(w)
         if self.comparator == "spearman":  # dropped pairs (weight 0) do not shift the ranks
-            x = _weighted_ranks(self.groups, w)[:, keep]
+            x = _weighted_ranks(self.groups, w, self.flat)[:, keep]
         else:
             x = self.vecs[:, keep]
         w = w[keep]
@@ -132,10 +137,14 @@ def _fast_ceiling(
     if len(d) < 2:
         return np.nan, np.nan
     if comparator == "spearman":
-        # values: weighted ranks (rank pooling) or raw dissimilarities (mean pooling)
+        # values: weighted ranks (rank pooling) or raw dissimilarities (mean pooling); only the
+        # order of a pooled vector matters, so each is ranked before dividing by its weight
         pooled_all = c @ values
-        lo_pools = (pooled_all - c[d, None] * values[d]) / (total - c[d, None])
-        pooled = np.vstack([pooled_all / total, lo_pools])
+        pooled = np.vstack([pooled_all, pooled_all - c[d, None] * values[d]])
+        if pooling == "mean":  # as noise_ceiling divides (the same float ties)
+            pooled /= np.concatenate([[total], total - c[d]])[:, None]
+        elif 2 * pooled.max(initial=0) < 2**24:
+            pooled = (2 * pooled).astype(np.float32)  # half-integer ranks: exact, sorts faster
         pu = _weighted_unit(_weighted_ranks(dense_ranks(pooled), w), w)
         r_up = units[d] @ pu[0]
         r_lo = np.einsum("ip,ip->i", units[d], pu[1:])

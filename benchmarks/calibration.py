@@ -210,6 +210,7 @@ def main() -> None:
     if args.n_sims < 20:
         ap.error("--n-sims must be at least 20")
     now = datetime.datetime.now(datetime.UTC)
+    commit = _commit()
     out = Path(args.out or f"benchmarks/results/calibration-{now:%Y%m%dT%H%M}.csv")
     rows = []
     t0 = time.perf_counter()
@@ -222,7 +223,7 @@ def main() -> None:
     table["n_boot"] = args.n_boot
     table["device"] = f"{platform.node()} {platform.processor() or platform.machine()} (1 thread)"
     table["date"] = now.isoformat(timespec="seconds")
-    table["commit"] = _commit()
+    table["commit"] = commit
     table["seconds"] = round(time.perf_counter() - t0, 1)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False, float_format="%.4f")
