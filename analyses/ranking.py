@@ -39,6 +39,20 @@ from analyses.scoring import BEST, REWEIGHTED
 GROUP = ["trainset", "arch", "recording", "roi", "method"]
 #: columns that identify one compare run's rows (those present in the tables are used)
 RUN_KEYS = ["rule", "arch", "trainset", "seed", "match", "recording", "roi", "method"]
+#: what the report should say about the statistics of rankings.csv / pairwise.csv
+STATS_NOTE = (
+    "Intervals: 95 % t-intervals on the bootstrap variance of the configured resampling "
+    "(default: dual bootstrap over subjects and stimuli with rsatoolbox's small-sample variance "
+    "correction, Schütt et al. 2023; single-RDM recordings: stimuli), the layer choice redone in "
+    "every sample with all copies of a held-out subject left out; score_nc intervals use each "
+    "sample's own noise ceiling. Rule-vs-rule tests: paired t-tests on the same resamples; with "
+    "several seeds the seed-to-seed variance enters every interval and test (seeds are a random "
+    "factor), with one seed the ranking cannot separate a rule from its initialisation. "
+    "Benjamini-Hochberg correction within each family: the tests of one training set, "
+    "architecture, recording, ROI, method (and matching: training examples or accuracy). Rank "
+    "intervals: percentiles of the ranks over the same bootstrap samples, rescaled to the "
+    "corrected variances. Coverage and false-positive rates: benchmarks/calibration.py."
+)
 ONE_SEED = "not estimable (1 seed): the ranking cannot separate the rule from its initialisation"
 
 
