@@ -153,6 +153,7 @@ def _resampled_tables(n_rules=3, n_seeds=1, recordings=("r1", "r2"), matches=Non
                         ["l0", "l1"],
                         method="spearman",
                         n_boot=60,
+                        n_splits=2,
                         ci="both",
                         resamples=d,
                         ceiling=False,
