@@ -300,7 +300,7 @@ def dual_bootstrap(
             if want[0] or want[2]:
                 u, x = u[m:], x[m:]
                 if pooling == "mean" and comparator == "spearman":
-                    x = scorer.vecs[m:, w_keep(scorer, k)]
+                    x = scorer.vecs[m:, _kept_pairs(scorer, k)]
                 if want[0]:
                     nc[0, b] = fast_nc(u, x, w, counts(s))
                 if want[2]:
@@ -319,7 +319,7 @@ def dual_bootstrap(
     return DualBootstrap(per, nc, subj, stim, full)
 
 
-def w_keep(scorer: StimulusResampler, idx: np.ndarray) -> np.ndarray:
+def _kept_pairs(scorer: StimulusResampler, idx: np.ndarray) -> np.ndarray:
     """Mask of the upper-triangle pairs a resample keeps (both stimuli drawn, different)."""
     counts = np.bincount(idx, minlength=scorer.n)
     return (counts[scorer.iu] * counts[scorer.ju]) > 0

@@ -1,4 +1,5 @@
-"""Bootstrap intervals and cross-validated layer selection for RSA scores.
+"""Bootstrap resamples and cross-validated layer selection for RSA scores (intervals from them:
+``analyses.intervals``).
 
 Scores arrive as a (layers, subjects) matrix of per-subject similarities; single-RDM recordings are
 handled by resampling stimuli instead of subjects.
@@ -9,14 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-
-
-def percentile_ci(
-    samples: np.ndarray, alpha: float = 0.05, axis: int = -1
-) -> tuple[np.ndarray, np.ndarray]:
-    """Two-sided percentile interval of bootstrap ``samples`` along ``axis``."""
-    lo, hi = np.nanpercentile(samples, [100 * alpha / 2, 100 * (1 - alpha / 2)], axis=axis)
-    return lo, hi
 
 
 def bootstrap_subjects(per_subject: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
@@ -71,28 +64,6 @@ def bootstrap_stimuli(
     """
     samples = [score_fn(*resampled_pairs(idx)) for idx in stimulus_resamples(n_stim, n_boot, seed)]
     return np.stack(samples, axis=-1)
-
-
-def split_half_best_layer(
-    score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], n_stim: int, n_splits: int, seed: int
-) -> tuple[float, np.ndarray]:
-    """Layer choice on one random half of the stimuli, scored on the other half (and vice versa).
-
-    For single-RDM recordings, where subjects cannot be held out. ``score_fn(rows, cols)`` returns
-    per-layer scores on the given pairs. Returns the mean held-out score and the chosen layers.
-    """
-    rng = np.random.default_rng(seed)
-    held, chosen = [], []
-    for _ in range(n_splits):
-        perm = rng.permutation(n_stim)
-        halves = perm[: n_stim // 2], perm[n_stim // 2 :]
-        for a, b in (halves, halves[::-1]):
-            ia, ja = np.triu_indices(len(a), 1)
-            ib, jb = np.triu_indices(len(b), 1)
-            layer = int(np.argmax(score_fn(np.sort(a)[ia], np.sort(a)[ja])))
-            held.append(score_fn(np.sort(b)[ib], np.sort(b)[jb])[layer])
-            chosen.append(layer)
-    return float(np.mean(held)), np.asarray(chosen)
 
 
 def split_half_on_resamples(

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import false_discovery_control, rankdata, spearmanr
 
+from analyses.inference import loso_on_resamples
 from analyses.intervals import SCHEMES, add_variance, scheme_variance, t_interval, t_p
 from analyses.scoring import BEST, REWEIGHTED
 
@@ -59,14 +60,6 @@ ONE_SEED = "not estimable (1 seed): the ranking cannot separate the rule from it
 def group_columns(scores: pd.DataFrame) -> list[str]:
     """The FDR family / ranking key: ``GROUP`` plus ``match`` when the table has that column."""
     return GROUP + (["match"] if "match" in scores.columns else [])
-
-
-def paired_t_p(diff_boot: np.ndarray, diff: float, n: int) -> float:
-    """Two-sided p of a paired difference from its subject-bootstrap samples over ``n`` subjects."""
-    samples = np.full((3, len(diff_boot)), np.nan)
-    samples[1] = diff_boot
-    var, df = scheme_variance(samples, "subjects", n, 2)
-    return float(t_p(diff, var, df))
 
 
 def pair_test(
@@ -156,8 +149,6 @@ def load_resamples(paths: list[str | Path]) -> dict[tuple, dict]:
 def _subject_samples(per_seed_tables: list[pd.DataFrame], idx: np.ndarray) -> np.ndarray:
     """Subject-bootstrap best_cv samples (3, n_boot) of a seed mean from per-seed (layers,
     subjects) tables (row 1 filled)."""
-    from analyses.inference import loso_on_resamples
-
     out = np.full((3, len(idx)), np.nan)
     out[1] = np.mean([loso_on_resamples(t.to_numpy(), idx) for t in per_seed_tables], axis=0)
     return out
