@@ -139,6 +139,7 @@ def run_cell(null: str, n_subjects: int, n_stimuli: int, n_sims: int, n_boot: in
                 ceiling=False,
             )
             est[rule] = {r["layer"]: r["score"] for r in rows}
+            est[rule]["ci"] = {r["layer"]: (r["ci_low"], r["ci_high"]) for r in rows}
         recs.append((est, res))
     return recs
 
@@ -152,13 +153,15 @@ def summarise(recs, null: str, n_subjects: int, n_stimuli: int) -> list[dict]:
     for scheme in (*SCHEMES, "percentile_subjects"):
         cover = {"layer": [], "best_cv": []}
         fp = []
-        for i, (_, res) in enumerate(recs):
+        for i, (est, res) in enumerate(recs):
             for j, rule in enumerate(("A", "B")):
                 for what, values, samples in (
                     ("layer", layer, res[rule]["layers"][:, :, 0]),
                     ("best_cv", best, res[rule]["best"]),
                 ):
-                    if scheme == "percentile_subjects":
+                    if scheme == "both":  # the intervals score_roi reports (ci="both")
+                        lo, hi = est[rule]["ci"]["signal" if what == "layer" else "best_cv"]
+                    elif scheme == "percentile_subjects":
                         lo, hi = np.nanpercentile(samples[1], [2.5, 97.5])
                     else:
                         var, df = scheme_variance(samples, scheme, n_subjects, n_stimuli)
