@@ -3,8 +3,10 @@
 Every bootstrap sample draws subjects and stimuli once; the three schemes reuse those draws, as
 ``rsatoolbox.inference.eval_dual_bootstrap`` does (without cross-validation, k_rdm = k_pattern = 1).
 Stimulus resamples keep every pair of two different stimuli (duplicates of a pair repeat, pairs of
-one stimulus with its own copy are dropped); for ``corr_cov``, which needs complete RDMs, the
-distinct stimuli of the resample are used instead.
+one stimulus with its own copy are dropped), for every comparator: ``corr_cov`` whitens the
+resample with those pairs missing, as rsatoolbox does. Noise ceilings are computed on every sample
+(the same resamples, copies of a subject left out together); for Spearman and Pearson they are
+vectorised over subjects, so a sample with ceilings costs little more than one without.
 """
 
 from __future__ import annotations
@@ -13,32 +15,51 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import rankdata
 
-from analyses.inference import resampled_pairs
+from analyses.inference import loso_on_resamples, resampled_pairs
+from analyses.intervals import scheme_variance
 from analyses.rdm import upper_tri
 from analyses.rsa import check_comparator, compare, noise_ceiling
 
 SCHEMES = ("both", "subjects", "stimuli")
 
 
-def stimulus_view(rdms: np.ndarray, idx: np.ndarray, comparator: str) -> np.ndarray:
-    """RDM vectors (k, p') of (k, n, n) RDMs on the stimulus resample ``idx``."""
-    if comparator == "corr_cov":
-        u = np.unique(idx)
-        return upper_tri(rdms[:, u][:, :, u])
+def stimulus_view(rdms: np.ndarray, idx: np.ndarray, comparator: str = "") -> np.ndarray:
+    """RDM vectors (k, p') of (k, n, n) RDMs on the stimulus resample ``idx`` (self-pairs dropped)."""
     rows, cols = resampled_pairs(idx)
     return rdms[:, rows, cols]
 
 
-def _weighted_ranks(groups: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Average ranks of rows whose entries (dense tie groups ``groups``) repeat ``w`` times."""
+def resample_layout(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """``pairs`` argument of ``analyses.rsa.compare`` for vectors from ``stimulus_view(.., idx)``."""
+    i, j = np.triu_indices(len(idx), 1)
+    keep = idx[i] != idx[j]
+    return i[keep], j[keep], len(idx)
+
+
+def _weighted_ranks(
+    groups: np.ndarray, w: np.ndarray, flat: np.ndarray | None = None
+) -> np.ndarray:
+    """Average ranks of rows whose entries (dense tie groups ``groups``) repeat ``w`` times
+    (``flat``: ``groups`` offset by row, if already at hand)."""
     k, p = groups.shape
-    flat = (groups + np.arange(k)[:, None] * p).ravel()
-    g = np.bincount(flat, weights=np.broadcast_to(w, (k, p)).ravel(), minlength=k * p)
-    g = g.reshape(k, p)
-    value = np.cumsum(g, axis=1) - g + (g + 1) / 2
-    return np.take_along_axis(value, groups, axis=1)
+    if flat is None:
+        flat = (groups + np.arange(k)[:, None] * p).ravel()
+    g = np.bincount(flat, weights=np.tile(w, k), minlength=k * p)
+    value = np.cumsum(g.reshape(k, p), axis=1)
+    value += (1 - g.reshape(k, p)) / 2
+    return value.ravel()[flat].reshape(k, p)
+
+
+def dense_ranks(x: np.ndarray) -> np.ndarray:
+    """Dense tie groups (0, 1, ...) of every row of ``x`` (rankdata(method="dense") - 1)."""
+    order = np.argsort(x, axis=1)  # ties get one group whatever their order
+    xs = np.take_along_axis(x, order, axis=1)
+    dense = np.zeros(x.shape, dtype=np.int64)
+    np.cumsum(xs[:, 1:] != xs[:, :-1], axis=1, out=dense[:, 1:])
+    out = np.empty_like(dense)
+    np.put_along_axis(out, order, dense, axis=1)
+    return out
 
 
 def _weighted_unit(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -64,18 +85,29 @@ class StimulusResampler:
             vecs = np.vstack([upper_tri(model_rdms), upper_tri(data_rdms)]).astype(float)
             self.vecs = vecs
             if comparator == "spearman":
-                self.groups = (rankdata(vecs, axis=1, method="dense") - 1).astype(np.int64)
+                self.groups = dense_ranks(vecs)
+                self.flat = (self.groups + np.arange(len(vecs))[:, None] * vecs.shape[1]).ravel()
 
     def __call__(self, idx: np.ndarray) -> np.ndarray:
         if not self.fast:
-            mv = stimulus_view(self.models, idx, self.comparator)
-            return compare(mv, stimulus_view(self.data, idx, self.comparator), self.comparator)
-        counts = np.bincount(idx, minlength=self.n).astype(float)
-        w = counts[self.iu] * counts[self.ju]
-        x = _weighted_ranks(self.groups, w) if self.comparator == "spearman" else self.vecs
-        x = _weighted_unit(x, w)
+            mv, dv = stimulus_view(self.models, idx), stimulus_view(self.data, idx)
+            return compare(mv, dv, self.comparator, resample_layout(idx))
+        x, _, _ = self.units(idx)
         m = len(self.models)
         return x[:m] @ x[m:].T
+
+    def units(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(weighted unit vectors, weighted ranks or values, pair weights) on the pairs a resample
+        keeps, models first then data (fast comparators only)."""
+        counts = np.bincount(idx, minlength=self.n).astype(float)
+        w = counts[self.iu] * counts[self.ju]
+        keep = np.flatnonzero(w)
+        if self.comparator == "spearman":  # dropped pairs (weight 0) do not shift the ranks
+            x = _weighted_ranks(self.groups, w, self.flat)[:, keep]
+        else:
+            x = self.vecs[:, keep]
+        w = w[keep]
+        return _weighted_unit(x, w), x, w
 
 
 def bootstrap_indices(
@@ -88,18 +120,63 @@ def bootstrap_indices(
     return subj, stim
 
 
+def _fast_ceiling(
+    units: np.ndarray,
+    values: np.ndarray,
+    w: np.ndarray,
+    c: np.ndarray,
+    comparator: str,
+    squared: bool,
+    pooling: str,
+) -> tuple[float, float]:
+    """Noise ceiling (lower, upper) of subjects drawn ``c`` times each (weights of the pairs ``w``),
+    from their weighted unit vectors and their weighted ranks / values; equals
+    ``noise_ceiling(expanded vectors, groups=...)``."""
+    d = np.flatnonzero(c > 0)
+    total = c.sum()
+    if len(d) < 2:
+        return np.nan, np.nan
+    if comparator == "spearman":
+        # values: weighted ranks (rank pooling) or raw dissimilarities (mean pooling); only the
+        # order of a pooled vector matters, so each is ranked before dividing by its weight
+        pooled_all = c @ values
+        pooled = np.vstack([pooled_all, pooled_all - c[d, None] * values[d]])
+        if pooling == "mean":  # as noise_ceiling divides (the same float ties)
+            pooled /= np.concatenate([[total], total - c[d]])[:, None]
+        elif 2 * pooled.max(initial=0) < 2**24:
+            pooled = (2 * pooled).astype(np.float32)  # half-integer ranks: exact, sorts faster
+        pu = _weighted_unit(_weighted_ranks(dense_ranks(pooled), w), w)
+        r_up = units[d] @ pu[0]
+        r_lo = np.einsum("ip,ip->i", units[d], pu[1:])
+    else:  # pearson: pooled vectors are linear in the subjects' unit vectors
+        a = c.astype(float)
+        if pooling == "mean":
+            a = a * np.linalg.norm((values - (values @ w / w.sum())[:, None]) * np.sqrt(w), axis=1)
+        g = units @ units.T
+        ga = g @ a
+        r_up = ga[d] / np.sqrt(a @ ga)
+        num = ga[d] - a[d] * g[d, d]
+        den2 = a @ ga - 2 * a[d] * ga[d] + a[d] ** 2 * g[d, d]
+        r_lo = num / np.sqrt(np.maximum(den2, 1e-300))
+    if squared:
+        r_up, r_lo = r_up**2, r_lo**2
+    return float(r_lo.mean()), float(r_up.mean())
+
+
 @dataclass
 class DualBootstrap:
     """Bootstrap samples of per-subject scores, evaluations and noise ceilings per scheme.
 
-    ``per_subject`` (3, n_boot, m, n_subjects) in the order of ``SCHEMES``; ``noise_ceiling``
-    (3, n_boot, 2) holds (lower, upper) and is NaN where it was not computed.
+    ``per_subject`` (3, n_boot, m, n_subjects) in the order of ``SCHEMES``, subjects as resampled;
+    ``noise_ceiling`` (3, n_boot, 2) holds (lower, upper) and is NaN where it was not computed;
+    ``full`` (m, n_subjects) the per-subject scores on all stimuli.
     """
 
     per_subject: np.ndarray
     noise_ceiling: np.ndarray
     subj_idx: np.ndarray
     stim_idx: np.ndarray
+    full: np.ndarray
 
     @property
     def evaluations(self) -> np.ndarray:
@@ -112,24 +189,28 @@ class DualBootstrap:
             raise ValueError(f"scheme={name!r} is unknown; choose one of {SCHEMES}")
         return self.evaluations[SCHEMES.index(name)]
 
+    def best_cv(self) -> np.ndarray:
+        """Leave-one-subject-out best-model score of every sample and scheme (3, n_boot): the
+        layer choice is redone per sample with every copy of the held-out subject left out."""
+        on_stim = self.per_subject[2]  # (n_boot, m, subjects): stimulus resample, all subjects
+        ident = np.broadcast_to(np.arange(self.full.shape[1]), self.subj_idx.shape)
+        if self.full.shape[1] < 2:
+            return np.full((3, len(self.subj_idx)), np.nan)
+        return np.stack(
+            [
+                loso_on_resamples(on_stim, self.subj_idx),
+                loso_on_resamples(self.full, self.subj_idx),
+                loso_on_resamples(on_stim, ident),
+            ]
+        )
+
     def variance(self) -> np.ndarray:
         """Dual-bootstrap variance of each model's evaluation (rsatoolbox's small-sample formula)."""
-        v = np.nanvar(self.evaluations, axis=1, ddof=1)  # (3, m)
         n_r, n_p = self.subj_idx.shape[1], self.stim_idx.shape[1]
-        if n_r < 2:
-            return n_p / (n_p - 1) * v[2]
-        fr, fp = n_r / (n_r - 1), n_p / (n_p - 1)
-        out = fr * v[1] + fp * v[2] - fr * fp * (v[0] - v[1] - v[2])
-        return np.minimum(np.maximum(np.maximum(out, fr * v[1]), fp * v[2]), v[0])
+        return scheme_variance(self.evaluations, "both", n_r, n_p)[0]
 
     def save(self, path: str | Path) -> None:
-        np.savez_compressed(
-            path,
-            per_subject=self.per_subject,
-            noise_ceiling=self.noise_ceiling,
-            subj_idx=self.subj_idx,
-            stim_idx=self.stim_idx,
-        )
+        np.savez_compressed(path, **{k: getattr(self, k) for k in self.__dataclass_fields__})
 
     @classmethod
     def load(cls, path: str | Path) -> DualBootstrap:
@@ -147,11 +228,13 @@ def dual_bootstrap(
     squared: bool = False,
     pooling: str = "rsatoolbox",
     ceiling: bool = True,
+    schemes: tuple[str, ...] = SCHEMES,
 ) -> DualBootstrap:
     """Bootstrap model RDMs (m, n, n) against subject RDMs (s, n, n) in all three schemes.
 
     ``squared`` squares per-subject correlations (Algonauts R^2); ``ceiling=False`` skips the
-    per-sample noise ceilings (the expensive part).
+    per-sample noise ceilings. ``schemes`` limits the work (the others stay NaN); the resample
+    indices do not depend on it.
     """
     check_comparator(comparator)
     model_rdms, data_rdms = np.asarray(model_rdms, float), np.asarray(data_rdms, float)
@@ -160,30 +243,83 @@ def dual_bootstrap(
             f"need model (m, n, n) and data (s, n, n) RDMs on the same stimuli, got "
             f"{model_rdms.shape} and {data_rdms.shape}"
         )
+    unknown = set(schemes) - set(SCHEMES)
+    if unknown:
+        raise ValueError(f"schemes {sorted(unknown)} are unknown; choose from {SCHEMES}")
     n_subj, n_stim = data_rdms.shape[0], data_rdms.shape[1]
     subj, stim = bootstrap_indices(n_subj, n_stim, n_boot, seed)
     m = len(model_rdms)
-    per = np.empty((3, n_boot, m, n_subj))
+    per = np.full((3, n_boot, m, n_subj), np.nan)
     nc = np.full((3, n_boot, 2), np.nan)
     mv_full, dv_full = upper_tri(model_rdms), upper_tri(data_rdms)
     full = compare(mv_full, dv_full, comparator)
     if squared:
         full = full**2
-
-    def ceil(vecs: np.ndarray, groups: np.ndarray | None) -> tuple[float, float]:
-        c = noise_ceiling(vecs, comparator, squared=squared, pooling=pooling, groups=groups)
-        return c.lower, c.upper
-
+    want = [s in schemes for s in SCHEMES]
+    do_ceiling = ceiling and n_subj > 1
     scorer = StimulusResampler(model_rdms, data_rdms, comparator)
+    ones = np.ones(n_subj)
+
+    def counts(s: np.ndarray) -> np.ndarray:
+        return np.bincount(s, minlength=n_subj).astype(float)
+
+    if scorer.fast:
+        fu, fx, fw = scorer.units(np.arange(n_stim))
+        if pooling == "mean" and comparator == "spearman":
+            fx = scorer.vecs
+        fu, fx = fu[m:], fx[m:]
+
+    def fast_nc(units, values, w, c):
+        return _fast_ceiling(units, values, w, c, comparator, squared, pooling)
+
+    def slow_nc(vecs, groups, pairs):
+        r = noise_ceiling(
+            vecs, comparator, squared=squared, pooling=pooling, groups=groups, pairs=pairs
+        )
+        return r.lower, r.upper
+
     for b in range(n_boot):
         s, k = subj[b], stim[b]
-        on_stim = scorer(k)
-        if squared:
-            on_stim = on_stim**2
-        per[0, b], per[1, b], per[2, b] = on_stim[:, s], full[:, s], on_stim
-        if ceiling and n_subj > 1:
-            dv = stimulus_view(data_rdms, k, comparator)
-            nc[0, b] = ceil(dv[s], s)
-            nc[1, b] = ceil(dv_full[s], s)
-            nc[2, b] = ceil(dv, None)
-    return DualBootstrap(per, nc, subj, stim)
+        if want[0] or want[2]:
+            if scorer.fast:
+                u, x, w = scorer.units(k)
+                on_stim = u[:m] @ u[m:].T
+            else:
+                on_stim = scorer(k)
+            if squared:
+                on_stim = on_stim**2
+            if want[0]:
+                per[0, b] = on_stim[:, s]
+            if want[2]:
+                per[2, b] = on_stim
+        if want[1]:
+            per[1, b] = full[:, s]
+        if not do_ceiling:
+            continue
+        if scorer.fast:
+            if want[0] or want[2]:
+                u, x = u[m:], x[m:]
+                if pooling == "mean" and comparator == "spearman":
+                    x = scorer.vecs[m:, _kept_pairs(scorer, k)]
+                if want[0]:
+                    nc[0, b] = fast_nc(u, x, w, counts(s))
+                if want[2]:
+                    nc[2, b] = fast_nc(u, x, w, ones)
+            if want[1]:
+                nc[1, b] = fast_nc(fu, fx, fw, counts(s))
+        else:
+            if want[0] or want[2]:
+                dv, layout = stimulus_view(data_rdms, k), resample_layout(k)
+                if want[0]:
+                    nc[0, b] = slow_nc(dv[s], s, layout)
+                if want[2]:
+                    nc[2, b] = slow_nc(dv, None, layout)
+            if want[1]:
+                nc[1, b] = slow_nc(dv_full[s], s, None)
+    return DualBootstrap(per, nc, subj, stim, full)
+
+
+def _kept_pairs(scorer: StimulusResampler, idx: np.ndarray) -> np.ndarray:
+    """Mask of the upper-triangle pairs a resample keeps (both stimuli drawn, different)."""
+    counts = np.bincount(idx, minlength=scorer.n)
+    return (counts[scorer.iu] * counts[scorer.ju]) > 0

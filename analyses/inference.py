@@ -1,4 +1,5 @@
-"""Bootstrap intervals and cross-validated layer selection for RSA scores.
+"""Bootstrap resamples and cross-validated layer selection for RSA scores (intervals from them:
+``analyses.intervals``).
 
 Scores arrive as a (layers, subjects) matrix of per-subject similarities; single-RDM recordings are
 handled by resampling stimuli instead of subjects.
@@ -9,14 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-
-
-def percentile_ci(
-    samples: np.ndarray, alpha: float = 0.05, axis: int = -1
-) -> tuple[np.ndarray, np.ndarray]:
-    """Two-sided percentile interval of bootstrap ``samples`` along ``axis``."""
-    lo, hi = np.nanpercentile(samples, [100 * alpha / 2, 100 * (1 - alpha / 2)], axis=axis)
-    return lo, hi
 
 
 def bootstrap_subjects(per_subject: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
@@ -42,18 +35,11 @@ def loso_best_layer(per_subject: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bootstrap_loso(per_subject: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """Bootstrap over subjects of the LOSO best-layer score (selection redone in every sample)."""
+    """Bootstrap over subjects of the LOSO best-layer score (selection redone in every sample, all
+    copies of the held-out subject left out)."""
     n = per_subject.shape[1]
-    rng = np.random.default_rng(seed)
-    out = np.empty(n_boot)
-    for b in range(n_boot):
-        idx = rng.integers(0, n, size=n)
-        sample = per_subject[:, idx]
-        if len(np.unique(idx)) < 2:
-            out[b] = np.nan
-            continue
-        out[b] = loso_best_layer(sample)[0].mean()
-    return out
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    return loso_on_resamples(per_subject, idx)
 
 
 def stimulus_resamples(n_stim: int, n_boot: int, seed: int) -> np.ndarray:
@@ -80,40 +66,53 @@ def bootstrap_stimuli(
     return np.stack(samples, axis=-1)
 
 
-def split_half_best_layer(
-    score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], n_stim: int, n_splits: int, seed: int
-) -> tuple[float, np.ndarray]:
-    """Layer choice on one random half of the stimuli, scored on the other half (and vice versa).
+def split_half_on_resamples(
+    score_fn: Callable[[np.ndarray], np.ndarray],
+    resamples: np.ndarray,
+    n_splits: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split-half best-layer score on every stimulus resample (n_boot, n) for single-RDM recordings.
 
-    For single-RDM recordings, where subjects cannot be held out. ``score_fn(rows, cols)`` returns
-    per-layer scores on the given pairs. Returns the mean held-out score and the chosen layers.
+    ``score_fn(idx)`` returns per-layer scores on the stimuli ``idx`` (repeats allowed, each pair
+    counted once per pair of copies). In each resample the distinct stimuli are split at random
+    into halves ``n_splits`` times; the layer is chosen on one half and scored on the other and
+    vice versa, as in the point estimate (the identity resample). Returns (scores (n_boot,),
+    chosen layers (n_boot, 2 * n_splits)).
     """
     rng = np.random.default_rng(seed)
-    held, chosen = [], []
-    for _ in range(n_splits):
-        perm = rng.permutation(n_stim)
-        halves = perm[: n_stim // 2], perm[n_stim // 2 :]
-        for a, b in (halves, halves[::-1]):
-            ia, ja = np.triu_indices(len(a), 1)
-            ib, jb = np.triu_indices(len(b), 1)
-            layer = int(np.argmax(score_fn(np.sort(a)[ia], np.sort(a)[ja])))
-            held.append(score_fn(np.sort(b)[ib], np.sort(b)[jb])[layer])
-            chosen.append(layer)
-    return float(np.mean(held)), np.asarray(chosen)
+    out = np.empty(len(resamples))
+    chosen = np.empty((len(resamples), 2 * n_splits), dtype=int)
+    for b, idx in enumerate(resamples):
+        distinct = np.unique(idx)
+        held = []
+        for s in range(n_splits):
+            perm = rng.permutation(distinct)
+            halves = perm[: len(perm) // 2], perm[len(perm) // 2 :]
+            for h, (a, t) in enumerate((halves, halves[::-1])):
+                layer = int(np.argmax(score_fn(idx[np.isin(idx, a)])))
+                held.append(score_fn(idx[np.isin(idx, t)])[layer])
+                chosen[b, 2 * s + h] = layer
+        out[b] = np.mean(held)
+    return out, chosen
 
 
 def loso_on_resamples(per_subject: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """LOSO best-layer score of (layers, subjects) scores on every subject resample (n_boot, n).
 
-    Selection is redone in every resample, leaving out all copies of the held-out subject, so the
-    variability of the layer choice is part of the bootstrap distribution. Resamples of one distinct
-    subject give NaN.
+    ``per_subject`` may also be (n_boot, layers, subjects): one score matrix per sample (e.g. on that
+    sample's stimulus resample). Selection is redone in every resample, leaving out all copies of
+    the held-out subject, so the variability of the layer choice is part of the bootstrap
+    distribution. Resamples of one distinct subject give NaN.
     """
     n_boot, n = idx.shape
-    counts = np.stack([np.bincount(row, minlength=per_subject.shape[1]) for row in idx])
-    total = counts @ per_subject.T  # (n_boot, layers): sum over the resample
+    per = np.broadcast_to(per_subject, (n_boot, *per_subject.shape[-2:]))
+    n_orig = per.shape[-1]
+    counts = np.zeros((n_boot, n_orig))
+    np.add.at(counts, (np.arange(n_boot)[:, None], idx), 1.0)
+    total = np.einsum("bs,bls->bl", counts, per)  # (n_boot, layers): sum over the resample
     c = np.take_along_axis(counts, idx, axis=1)[:, None, :]  # copies of each drawn subject
-    s = per_subject[:, idx].transpose(1, 0, 2)  # (n_boot, layers, n)
+    s = np.take_along_axis(per, np.broadcast_to(idx[:, None, :], (n_boot, per.shape[1], n)), 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         others = (total[:, :, None] - c * s) / (n - c)
     chosen = np.argmax(np.nan_to_num(others, nan=-np.inf), axis=1)[:, None, :]

@@ -1,35 +1,83 @@
-"""Rank learning rules per (training set, architecture, recording, ROI, method).
+"""Rank learning rules (and control models) per (training set, architecture, recording, ROI, method)
+and, when the tables have one, per ``match`` (training examples or accuracy matched).
 
-A rule's score is its cross-validated best-layer score averaged over seeds. Intervals, rank
-intervals and pairwise tests bootstrap subjects, paired: every rule is scored on the same resamples.
-A pairwise difference is tested with a t statistic whose variance is the bootstrap variance of the
-paired difference (small-sample corrected by n/(n-1), n-1 degrees of freedom, as rsatoolbox's
-``t_tests``); p-values are Benjamini-Hochberg corrected across all pairwise tests of the table.
-Single-RDM recordings get no pairwise test and no rank interval. Rank stability across seeds is
-Kendall's W of the per-seed rankings (NaN with one seed).
+A rule's score is its cross-validated best-layer score averaged over seeds. Its interval, its rank
+interval and its tests against the other rules use the resampling the scores were computed with
+(``ci``): the dual bootstrap over subjects and stimuli with rsatoolbox's small-sample variance
+correction by default, the stimulus bootstrap for single-RDM recordings. Every rule of a recording
+is scored on the same resamples (``analyses.scoring.score_roi(..., resamples=...)`` saves them),
+so the tests are paired. Without saved resamples the subjects are resampled here from the
+per-subject layer scores (the layer choice redone per sample, all copies of a held-out subject
+left out) and the rows say ``bootstrap_subjects``.
+
+Network instances are a random factor: with several seeds the seed-to-seed variance of a rule's
+best-layer score (divided by the number of seeds) is added to the subject x stimulus variance of
+its seed mean, with Welch-Satterthwaite degrees of freedom, in its interval, its rank interval and
+its tests. With one seed that variance cannot be estimated, and ``seed_variance`` says the ranking
+cannot separate a rule from its initialisation.
+
+Intervals are t-intervals and tests t-tests on these variances (``analyses.intervals``). Rank
+intervals: percentiles of the ranks over the bootstrap samples of the configured scheme, each rule's
+deviations rescaled to its corrected variance (seed variance included). Benjamini-Hochberg runs
+within one family: the pairwise tests of one (trainset, arch, recording, roi, method[, match]).
+Rank stability across seeds is Kendall's W of the per-seed rankings (NaN with one seed).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import false_discovery_control, rankdata, spearmanr
-from scipy.stats import t as t_dist
 
-from analyses.inference import loso_on_resamples, percentile_ci
+from analyses.inference import loso_on_resamples
+from analyses.intervals import SCHEMES, add_variance, scheme_variance, t_interval, t_p
 from analyses.scoring import BEST, REWEIGHTED
 
 GROUP = ["trainset", "arch", "recording", "roi", "method"]
+#: columns that identify one compare run's rows (those present in the tables are used)
+RUN_KEYS = ["rule", "arch", "trainset", "seed", "match", "recording", "roi", "method"]
+#: what the report should say about the statistics of rankings.csv / pairwise.csv
+STATS_NOTE = (
+    "Intervals: 95 % t-intervals on the bootstrap variance of the configured resampling "
+    "(default: dual bootstrap over subjects and stimuli with rsatoolbox's small-sample variance "
+    "correction, Schütt et al. 2023; single-RDM recordings: stimuli), the layer choice redone in "
+    "every sample with all copies of a held-out subject left out; score_nc intervals use each "
+    "sample's own noise ceiling. Rule-vs-rule tests: paired t-tests on the same resamples; with "
+    "several seeds the seed-to-seed variance enters every interval and test (seeds are a random "
+    "factor), with one seed the ranking cannot separate a rule from its initialisation. "
+    "Benjamini-Hochberg correction within each family: the tests of one training set, "
+    "architecture, recording, ROI, method (and matching: training examples or accuracy). Rank "
+    "intervals: percentiles of the ranks over the same bootstrap samples, rescaled to the "
+    "corrected variances. Coverage and false-positive rates: benchmarks/calibration.py."
+)
+ONE_SEED = "not estimable (1 seed): the ranking cannot separate the rule from its initialisation"
 
 
-def paired_t_p(diff_boot: np.ndarray, diff: float, n: int) -> float:
-    """Two-sided p of a paired difference from its bootstrap samples over ``n`` subjects."""
-    var = np.nanvar(diff_boot, ddof=1) * n / (n - 1)
-    if not var > 0:
-        return 1.0 if diff == 0 else 0.0
-    return float(2 * t_dist.sf(abs(diff) / np.sqrt(var), n - 1))
+def group_columns(scores: pd.DataFrame) -> list[str]:
+    """The FDR family / ranking key: ``GROUP`` plus ``match`` when the table has that column."""
+    return GROUP + (["match"] if "match" in scores.columns else [])
+
+
+def pair_test(
+    diff: float,
+    diff_samples: np.ndarray,
+    scheme: str,
+    n_subjects: int,
+    n_stimuli: int,
+    seed_parts: list[tuple[float, float]] = (),
+    alpha: float = 0.05,
+) -> tuple[float, float, float, float]:
+    """(ci_low, ci_high, df, p) of a paired difference of two rules' scores from its bootstrap
+    samples (3, n_boot) and each rule's seed variance component (variance of its seed mean, df)."""
+    v, d = scheme_variance(diff_samples, scheme, n_subjects, n_stimuli)
+    for part in seed_parts:
+        v, d = add_variance(v, d, *part)
+    lo, hi = t_interval(diff, v, d, alpha)
+    return float(lo), float(hi), float(d), float(t_p(diff, v, d))
 
 
 def kendalls_w(ranks: np.ndarray) -> float:
@@ -54,6 +102,84 @@ def seed_stability(per_seed: pd.DataFrame) -> tuple[float, float]:
     return kendalls_w(ranks), float(np.nanmean(rhos))
 
 
+def resample_arrays(keys: dict, per_roi_method: dict[tuple[str, str], dict]) -> dict:
+    """Arrays of one compare run (``keys``: its run keys) for an npz that ``load_resamples``
+    reads: per (roi, method) what ``score_roi(..., resamples=d)`` filled."""
+    return many_resample_arrays([(keys, per_roi_method)])
+
+
+def many_resample_arrays(runs: list[tuple[dict, dict[tuple[str, str], dict]]]) -> dict:
+    """Arrays of several runs (a model's networks and matched states) for one npz file."""
+    arrays = {"runs": np.array(json.dumps([keys for keys, _ in runs]))}
+    for i, (_, per_roi_method) in enumerate(runs):
+        for (roi, method), d in per_roi_method.items():
+            for name in ("best", "ceiling"):
+                arrays[f"{i}/{roi}/{method}/{name}"] = np.asarray(d[name], np.float64)
+            arrays[f"{i}/{roi}/{method}/meta"] = np.array(
+                [d["n_subjects"], d["n_stimuli"], d["n_boot"], d["seed"]], np.int64
+            )
+    return arrays
+
+
+def load_resamples(paths: list[str | Path]) -> dict[tuple, dict]:
+    """{run key values (``RUN_KEYS`` present in the file, in that order): arrays} from npz files
+    of ``resample_arrays`` / ``many_resample_arrays``."""
+    out = {}
+    for path in paths:
+        try:
+            f = np.load(path, allow_pickle=False)
+            runs = json.loads(str(f["runs"]))
+        except (OSError, ValueError, KeyError) as e:
+            raise ValueError(
+                f"{path}: not a resamples file written by pipelines.compare ({e})"
+            ) from e
+        with f:
+            for name in f.files:
+                if not name.endswith("/meta"):
+                    continue
+                i, roi, method = name.split("/")[:3]
+                run = {**runs[int(i)], "roi": roi, "method": method}
+                n_subj, n_stim, n_boot, seed = (int(x) for x in f[name])
+                out[tuple(run.get(k) for k in RUN_KEYS if k in run)] = {
+                    "best": f[f"{i}/{roi}/{method}/best"],
+                    "ceiling": f[f"{i}/{roi}/{method}/ceiling"],
+                    "n_subjects": n_subj,
+                    "n_stimuli": n_stim,
+                    "n_boot": n_boot,
+                    "seed": seed,
+                    "key_columns": tuple(k for k in RUN_KEYS if k in run),
+                }
+    return out
+
+
+def _subject_samples(per_seed_tables: list[pd.DataFrame], idx: np.ndarray) -> np.ndarray:
+    """Subject-bootstrap best_cv samples (3, n_boot) of a seed mean from per-seed (layers,
+    subjects) tables (row 1 filled)."""
+    out = np.full((3, len(idx)), np.nan)
+    out[1] = np.mean([loso_on_resamples(t.to_numpy(), idx) for t in per_seed_tables], axis=0)
+    return out
+
+
+def _lookup(resamples: dict, rg: pd.DataFrame) -> list[dict] | None:
+    found = []
+    for row in rg.to_dict("records"):
+        cols = next(iter(resamples.values()))["key_columns"] if resamples else ()
+        key = tuple(_norm(row.get(k)) for k in cols)
+        hit = resamples.get(key)
+        if hit is None:
+            return None
+        found.append(hit)
+    return found
+
+
+def _norm(v):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
 def rank_rules(
     scores: pd.DataFrame,
     subjects: pd.DataFrame,
@@ -61,83 +187,213 @@ def rank_rules(
     n_boot: int = 1000,
     seed: int = 0,
     alpha: float = 0.05,
+    ci: str = "both",
+    resamples: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(ranking, pairwise) tables from tidy ``scores`` and per-subject ``subjects`` tables."""
+    """(ranking, pairwise) tables from tidy ``scores`` and per-subject ``subjects`` tables.
+
+    ``resamples``: ``load_resamples``'s mapping (best_cv samples per run); rules of a family that
+    all have them are ranked with ``ci`` (subjects | stimuli | both; single-RDM recordings:
+    stimuli); otherwise subjects are resampled here (``n_boot`` samples from ``seed``).
+    """
+    if ci not in SCHEMES:
+        raise ValueError(f"ci={ci!r} is unknown; choose one of {SCHEMES}")
+    group = group_columns(scores)
     best = scores[scores["layer"] == BEST]
     subj = subjects[~subjects["layer"].isin([BEST, REWEIGHTED])]
-    subj_groups = dict(list(subj.groupby(GROUP, sort=True))) if len(subj) else {}
+    subj_keys = [k for k in group if k in subj.columns] + ["rule", "seed"]
+    subj_groups = dict(list(subj.groupby(subj_keys, sort=False))) if len(subj) else {}
     rankings, pairs = [], []
-    for key, grp in best.groupby(GROUP, sort=True):
-        g_subj = subj_groups.get(key)
-        per_rule = (
-            g_subj.groupby(["rule", "layer", "subject"], sort=False)["score"]
-            .mean()
-            .unstack("subject")
-            if g_subj is not None
-            else pd.DataFrame()
+    for key, grp in best.groupby(group, sort=True):
+        table, group_pairs = _rank_group(
+            dict(zip(group, key, strict=True)),
+            grp,
+            subj_groups,
+            subj_keys,
+            n_boot=n_boot,
+            seed=seed,
+            alpha=alpha,
+            ci=ci,
+            resamples=resamples or {},
         )
-        n_subj = per_rule.shape[1] if len(per_rule) else 1
-        rules_with_subjects = (
-            set(per_rule.index.get_level_values("rule")) if len(per_rule) else set()
-        )
-        rows, boots = {}, {}
-        rng_idx = np.random.default_rng(seed).integers(0, n_subj, size=(n_boot, n_subj))
-        stab_w, stab_rho = seed_stability(grp.pivot_table("score", "rule", "seed"))
-        for rule, rg in grp.groupby("rule"):
-            row = {
-                **dict(zip(GROUP, key, strict=True)),
-                "rule": rule,
-                "score": rg["score"].mean(),
-                "n_seeds": rg["seed"].nunique(),
-                "noise_ceiling_low": rg["noise_ceiling_low"].mean(),
-                "noise_ceiling_high": rg["noise_ceiling_high"].mean(),
-                "score_nc": rg["score_nc"].mean(),
-                "n_subjects": int(rg["n_subjects"].iloc[0]),
-                "best_layer": rg["best_layer"].mode().iloc[0],
-                "p_perm_max": rg["p_perm"].max() if "p_perm" in rg else np.nan,
-                "rank_stability_w": stab_w,
-                "rank_stability_rho": stab_rho,
-            }
-            if n_subj >= 2 and rule in rules_with_subjects and per_rule.loc[rule].notna().all(None):
-                # (layers, subjects), seeds averaged; LOSO layer choice redone per resample
-                boots[rule] = loso_on_resamples(per_rule.loc[rule].to_numpy(), rng_idx)
-                row["ci_low"], row["ci_high"] = (float(c) for c in percentile_ci(boots[rule]))
-            else:
-                row["ci_low"], row["ci_high"] = rg["ci_low"].mean(), rg["ci_high"].mean()
-            rows[rule] = row
-        for a, b in itertools.combinations(sorted(boots), 2):
-            diff = rows[a]["score"] - rows[b]["score"]
-            pairs.append(
-                {
-                    **dict(zip(GROUP, key, strict=True)),
-                    "rule_a": a,
-                    "rule_b": b,
-                    "diff": diff,
-                    "p": paired_t_p(boots[a] - boots[b], diff, n_subj),
-                }
-            )
-        table = pd.DataFrame(rows.values())
-        table["rank"] = table["score"].rank(ascending=False, method="min").astype(int)
-        table["rank_ci_low"] = table["rank_ci_high"] = np.nan
-        if len(boots) >= 2:
-            names = sorted(boots)
-            boot_ranks = rankdata(-np.stack([boots[r] for r in names]), axis=0, method="min")
-            lo, hi = percentile_ci(boot_ranks)
-            pos = table.set_index("rule").index.get_indexer(names)
-            table.loc[pos, "rank_ci_low"], table.loc[pos, "rank_ci_high"] = lo, hi
         rankings.append(table)
+        pairs += group_pairs
     ranking = pd.concat(rankings, ignore_index=True) if rankings else pd.DataFrame()
-    pairwise = pd.DataFrame(pairs, columns=GROUP + ["rule_a", "rule_b", "diff", "p"])
-    pairwise["p_fdr"] = false_discovery_control(pairwise["p"].to_numpy()) if len(pairwise) else []
+    pairwise = pd.DataFrame(
+        pairs,
+        columns=group
+        + ["rule_a", "rule_b", "diff", "diff_ci_low", "diff_ci_high", "df", "p", "p_fdr"],
+    )
     pairwise["significant"] = pairwise["p_fdr"] < alpha
     if len(ranking):
-        ranking["tied_with"] = [_ties(r, pairwise) for r in ranking.to_dict("records")]
-        ranking = _add_p_columns(ranking, pairwise)
-        ranking = ranking.sort_values(GROUP + ["rank"]).reset_index(drop=True)
+        ranking["tied_with"] = [_ties(r, pairwise, group) for r in ranking.to_dict("records")]
+        ranking = _add_p_columns(ranking, pairwise, group)
+        ranking = ranking.sort_values(group + ["rank"]).reset_index(drop=True)
     return ranking, pairwise
 
 
-def _add_p_columns(ranking: pd.DataFrame, pairwise: pd.DataFrame) -> pd.DataFrame:
+def _rank_group(
+    keys: dict,
+    grp: pd.DataFrame,
+    subj_groups: dict,
+    subj_keys: list[str],
+    *,
+    n_boot: int,
+    seed: int,
+    alpha: float,
+    ci: str,
+    resamples: dict,
+) -> tuple[pd.DataFrame, list[dict]]:
+    n_subj = int(grp["n_subjects"].iloc[0])
+    n_stim = int(grp["n_stimuli"].iloc[0]) if "n_stimuli" in grp else 0
+    by_rule = {rule: rg for rule, rg in grp.groupby("rule", sort=True)}
+    found = {rule: _lookup(resamples, rg) for rule, rg in by_rule.items()}
+    samples: dict[str, np.ndarray] = {}
+    ceiling = None
+    if found and all(v is not None for v in found.values()):
+        metas = {
+            (h["n_subjects"], h["n_stimuli"], h["n_boot"], h["seed"])
+            for v in found.values()
+            for h in v
+        }
+        if len(metas) > 1:
+            raise ValueError(
+                f"{keys}: the rules' saved resamples differ in (n_subjects, n_stimuli, n_boot, "
+                f"seed) {sorted(metas)}; rerun compare with one rsa.n_boot and rsa.seed"
+            )
+        n_subj, n_stim = next(iter(metas))[:2]
+        scheme = ci if n_subj >= 2 else "stimuli"
+        ci_method = {"subjects": "bootstrap_subjects", "stimuli": "bootstrap_stimuli"}.get(
+            scheme, "bootstrap_dual"
+        )
+        need = [0, 1, 2] if scheme == "both" else [SCHEMES.index(scheme)]
+        for rule, hits in found.items():
+            samples[rule] = np.mean([h["best"] for h in hits], axis=0)
+            if not np.isfinite(samples[rule][need]).any(axis=1).all():
+                raise ValueError(
+                    f"{keys}, rule {rule}: the saved resamples have no {scheme!r} samples; "
+                    f"compare and aggregate must use the same rsa.ci"
+                )
+        ceiling = next(iter(found.values()))[0]["ceiling"]
+    else:
+        scheme, ci_method = "subjects", "bootstrap_subjects"
+        if n_subj >= 2:
+            idx = np.random.default_rng(seed).integers(0, n_subj, size=(n_boot, n_subj))
+            for rule, rg in by_rule.items():
+                tables = []
+                for s in sorted(rg["seed"].unique()):
+                    g = subj_groups.get(tuple(keys[k] for k in subj_keys[:-2]) + (rule, s))
+                    if g is None:
+                        break
+                    t = g.groupby(["layer", "subject"])["score"].mean().unstack("subject")
+                    if t.shape[1] != n_subj or t.isna().any(axis=None):
+                        break
+                    tables.append(t)
+                else:
+                    if tables:
+                        samples[rule] = _subject_samples(tables, idx)
+    stab_w, stab_rho = seed_stability(grp.pivot_table("score", "rule", "seed"))
+    rows, var, dfs, seed_parts = {}, {}, {}, {}
+    for rule, rg in by_rule.items():
+        per_seed = rg.groupby("seed")["score"].mean()
+        k = len(per_seed)
+        row = {
+            **keys,
+            "rule": rule,
+            **({"kind": rg["kind"].iloc[0]} if "kind" in rg else {}),
+            "score": float(per_seed.mean()),
+            "n_seeds": k,
+            "noise_ceiling_low": rg["noise_ceiling_low"].mean(),
+            "noise_ceiling_high": rg["noise_ceiling_high"].mean(),
+            "score_nc": rg["score_nc"].mean(),
+            "n_subjects": n_subj,
+            "best_layer": rg["best_layer"].mode().iloc[0],
+            "p_perm_max": rg["p_perm"].max() if "p_perm" in rg else np.nan,
+            "rank_stability_w": stab_w,
+            "rank_stability_rho": stab_rho,
+            "seed_sd": float(per_seed.std(ddof=1)) if k >= 2 else np.nan,
+            "seed_variance": "included" if k >= 2 else ONE_SEED,
+        }
+        if "kind" in rg and rg["kind"].iloc[0] == "control" and k < 2:
+            row["seed_variance"] = "control model (no initialisation)"
+        seed_parts[rule] = (per_seed.var(ddof=1) / k, k - 1.0) if k >= 2 else (0.0, 1.0)
+        if rule in samples:
+            v, d = scheme_variance(samples[rule], scheme, n_subj, n_stim)
+            v, d = add_variance(v, d, *seed_parts[rule])
+            var[rule], dfs[rule] = float(v), float(d)
+            lo, hi = t_interval(row["score"], v, d, alpha)
+            row.update(ci_low=float(lo), ci_high=float(hi), ci_method=ci_method, ci_df=float(d))
+            if ceiling is not None and np.isfinite(ceiling[SCHEMES.index(scheme)]).any():
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    vn, dn = scheme_variance(samples[rule] / ceiling, scheme, n_subj, n_stim)
+                sv, sd = seed_parts[rule]
+                vn, dn = add_variance(vn, dn, sv / row["noise_ceiling_high"] ** 2, sd)
+                lo, hi = t_interval(row["score_nc"], vn, dn, alpha)
+                row.update(score_nc_low=float(lo), score_nc_high=float(hi))
+        else:
+            row.update(
+                ci_low=rg["ci_low"].mean(),
+                ci_high=rg["ci_high"].mean(),
+                ci_method=rg["ci_method"].iloc[0] if "ci_method" in rg else "",
+                ci_df=np.nan,
+            )
+        for c in ("score_nc_low", "score_nc_high"):
+            if c not in row:
+                row[c] = rg[c].mean() if c in rg else np.nan
+        rows[rule] = row
+    pairs = []
+    tested = sorted(samples)
+    for a, b in itertools.combinations(tested, 2):
+        diff = rows[a]["score"] - rows[b]["score"]
+        lo, hi, d, p = pair_test(
+            diff,
+            samples[a] - samples[b],
+            scheme,
+            n_subj,
+            n_stim,
+            [seed_parts[a], seed_parts[b]],
+            alpha,
+        )
+        pairs.append(
+            {
+                **keys,
+                "rule_a": a,
+                "rule_b": b,
+                "diff": diff,
+                "diff_ci_low": lo,
+                "diff_ci_high": hi,
+                "df": d,
+                "p": p,
+            }
+        )
+    if pairs:
+        p = np.array([x["p"] for x in pairs])
+        fdr = np.full(len(p), np.nan)
+        ok = np.isfinite(p)
+        fdr[ok] = false_discovery_control(p[ok]) if ok.any() else []
+        for x, f in zip(pairs, fdr, strict=True):
+            x["p_fdr"] = float(f)
+    table = pd.DataFrame(rows.values())
+    table["rank"] = table["score"].rank(ascending=False, method="min").astype(int)
+    table["rank_ci_low"] = table["rank_ci_high"] = np.nan
+    if len(tested) >= 2:
+        row_i = SCHEMES.index(scheme)
+        draws = []
+        for r in tested:
+            x = samples[r][row_i]
+            raw = np.nanvar(x, ddof=1)
+            scale = np.sqrt(var[r] / raw) if raw > 0 else 0.0
+            draws.append(rows[r]["score"] + (x - np.nanmean(x)) * scale)
+        draws = np.stack(draws)
+        ok = np.isfinite(draws).all(axis=0)
+        boot_ranks = rankdata(-draws[:, ok], axis=0, method="min")
+        lo, hi = np.percentile(boot_ranks, [100 * alpha / 2, 100 * (1 - alpha / 2)], axis=1)
+        pos = table.set_index("rule").index.get_indexer(tested)
+        table.loc[pos, "rank_ci_low"], table.loc[pos, "rank_ci_high"] = lo, hi
+    return table, pairs
+
+
+def _add_p_columns(ranking: pd.DataFrame, pairwise: pd.DataFrame, group: list[str]) -> pd.DataFrame:
     """One ``p_fdr_vs_<rule>`` column per rule: the corrected p against that rule (NaN: untested)."""
     both = pd.concat(
         [
@@ -145,23 +401,23 @@ def _add_p_columns(ranking: pd.DataFrame, pairwise: pd.DataFrame) -> pd.DataFram
             pairwise.rename(columns={"rule_b": "rule", "rule_a": "other"}),
         ]
     )
-    wide = both.pivot_table("p_fdr", GROUP + ["rule"], "other") if len(both) else pd.DataFrame()
+    wide = both.pivot_table("p_fdr", group + ["rule"], "other") if len(both) else pd.DataFrame()
     for other in sorted(ranking["rule"].unique()):
         col = f"p_fdr_vs_{other}"
         if other in wide.columns:
-            idx = pd.MultiIndex.from_frame(ranking[GROUP + ["rule"]])
+            idx = pd.MultiIndex.from_frame(ranking[group + ["rule"]])
             ranking[col] = wide[other].reindex(idx).to_numpy()
         else:
             ranking[col] = np.nan
     return ranking
 
 
-def _ties(row: dict, pairwise: pd.DataFrame) -> str:
+def _ties(row: dict, pairwise: pd.DataFrame, group: list[str]) -> str:
     """Rules whose difference from ``row``'s rule is not significant (';'-joined)."""
     if not len(pairwise):
         return ""
     m = np.ones(len(pairwise), bool)
-    for k in GROUP:
+    for k in group:
         m &= (pairwise[k] == row[k]).to_numpy()
     g = pairwise[m & ~pairwise["significant"].to_numpy()]
     other = pd.concat(

@@ -3,8 +3,10 @@
 ``compare`` works on upper-triangle vectors: models (m, p) vs data (s, p) -> (m, s).
 Comparators (rsatoolbox names): ``spearman``, ``pearson`` (alias ``corr``), ``tau-a`` (Kendall's
 tau-a) and ``corr_cov`` (whitened correlation: Pearson r after weighting with the covariance of
-the RDM entries under i.i.d. pattern noise, Diedrichsen et al. 2021). ``corr_cov`` needs complete
-RDM vectors (every pair of n stimuli).
+the RDM entries under i.i.d. pattern noise, Diedrichsen et al. 2021). ``corr_cov`` works on complete
+RDM vectors (every pair of n stimuli) or, with ``pairs``, on the pairs of a stimulus resample with
+duplicates (pairs of a stimulus with its own copy missing), as rsatoolbox does after
+``subsample_pattern``.
 """
 
 from __future__ import annotations
@@ -86,6 +88,37 @@ def _corr_cov(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _cosine_rows(whiten(a), whiten(b))
 
 
+def whiten_incomplete(v: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
+    """``whiten`` for RDM vectors (k, q) given only on the pairs (``rows``, ``cols``) of n conditions.
+
+    The second-moment matrix is centred by removing condition effects estimated from the entries
+    present, with the weights of rsatoolbox's treatment of missing dissimilarities
+    (``_cov_weighting``: off-diagonal entries 1/2, the zero diagonal 1); off-diagonal residuals
+    are scaled by sqrt(2) so that the plain inner product of the outputs (k, q + n) is the
+    weighted one. Complete vectors give ``whiten``'s numbers.
+    """
+    if len(rows) == n * (n - 1) // 2:
+        order = np.lexsort((cols, rows))  # row-major upper triangle, as ``whiten`` expects
+        return whiten(np.atleast_2d(v)[:, order])
+    v = np.atleast_2d(np.asarray(v, dtype=float))
+    y = -0.5 * (v - v.mean(axis=1, keepdims=True))  # (k, q); the diagonal entries are 0
+    deg = np.bincount(rows, minlength=n) + np.bincount(cols, minlength=n)
+    gram = np.zeros((n, n))
+    np.add.at(gram, (rows, cols), 0.5)
+    gram += gram.T
+    gram[np.diag_indices(n)] = 0.5 * deg + 1.0
+    rhs = np.zeros((len(y), n))
+    for idx in (rows, cols):
+        rhs += np.stack([np.bincount(idx, weights=r, minlength=n) for r in y])
+    beta = np.linalg.solve(gram, rhs.T).T  # (k, n): effect of each condition
+    off = (y - 0.5 * (beta[:, rows] + beta[:, cols])) * np.sqrt(2)
+    return np.hstack([off, -beta])
+
+
+def _corr_cov_pairs(a: np.ndarray, b: np.ndarray, pairs: tuple) -> np.ndarray:
+    return _cosine_rows(whiten_incomplete(a, *pairs), whiten_incomplete(b, *pairs))
+
+
 COMPARATORS = {
     "spearman": _spearman,
     "pearson": _pearson,
@@ -100,14 +133,22 @@ def check_comparator(method: str) -> None:
         raise ValueError(f"comparator {method!r} is unknown; choose one of {sorted(COMPARATORS)}")
 
 
-def compare(models: np.ndarray, data: np.ndarray, method: str = "spearman") -> np.ndarray:
-    """Similarity of every model RDM vector with every data RDM vector: (m, p) x (s, p) -> (m, s)."""
+def compare(
+    models: np.ndarray, data: np.ndarray, method: str = "spearman", pairs: tuple | None = None
+) -> np.ndarray:
+    """Similarity of every model RDM vector with every data RDM vector: (m, p) x (s, p) -> (m, s).
+
+    ``pairs`` = (rows, cols, n): the vectors hold only these pairs of n conditions (a stimulus
+    resample with duplicates); used by ``corr_cov``, ignored by the entry-wise comparators.
+    """
     check_comparator(method)
     models, data = np.atleast_2d(models), np.atleast_2d(data)
     if models.shape[1] != data.shape[1]:
         raise ValueError(
             f"model vectors have {models.shape[1]} entries, data vectors {data.shape[1]}"
         )
+    if pairs is not None and method == "corr_cov":
+        return _corr_cov_pairs(models, data, pairs)
     return COMPARATORS[method](models, data)
 
 
@@ -153,6 +194,7 @@ def noise_ceiling(
     squared: bool = False,
     pooling: str = "rsatoolbox",
     groups: np.ndarray | None = None,
+    pairs: tuple | None = None,
 ) -> NoiseCeiling:
     """Nili et al. (2014) ceilings: each subject vs the pooled RDM of all subjects (upper) or of the
     others (lower), averaged over subjects.
@@ -160,7 +202,8 @@ def noise_ceiling(
     ``squared=True`` averages squared correlations (the Algonauts 2019 R^2 ceiling, with
     ``pooling="mean"``). ``groups`` labels rows that are copies of one subject (a bootstrap sample):
     all copies are left out together and each subject counts once, as in rsatoolbox's
-    ``boot_noise_ceiling``. With a single subject no ceiling exists and NaNs are returned.
+    ``boot_noise_ceiling``. ``pairs``: as in ``compare``. With a single subject no ceiling exists
+    and NaNs are returned.
     """
     data = np.atleast_2d(data)
     groups = np.arange(len(data)) if groups is None else np.asarray(groups)
@@ -173,7 +216,7 @@ def noise_ceiling(
         return NoiseCeiling(np.nan, np.nan, nan, nan)
     member = inverse[None, :] == np.arange(n)[:, None]  # (subjects, rows)
     pooled = _pool_weighted(data, np.vstack([np.ones(len(data)), ~member]), method, pooling)
-    r = compare(data, pooled, method)  # (rows, 1 + subjects)
+    r = compare(data, pooled, method, pairs)  # (rows, 1 + subjects)
     if squared:
         r = r**2
     up = (member * r[:, 0][None]).sum(axis=1) / member.sum(axis=1)

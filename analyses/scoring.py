@@ -4,8 +4,13 @@
 Methods (name -> rsatoolbox comparator): ``spearman``, ``kendall`` (tau-a), ``pearson``,
 ``whitened`` (corr_cov), each the mean over subjects with Nili et al. (2014) ceilings; and
 ``r2_spearman`` (the Algonauts 2019 score: mean squared Spearman r, ceiling-normalised in
-``score_nc``). Intervals bootstrap subjects, stimuli or both (``ci``); ``p_perm`` is a stimulus-label
-permutation test against zero (one-sided; for ``r2_spearman`` on squared r, so either sign counts).
+``score_nc``). Intervals (``ci``: subjects, stimuli or both = dual bootstrap; single-RDM recordings:
+stimuli) are t-intervals on the bootstrap variance (``analyses.intervals``); the ``best_cv``
+bootstrap redoes the layer choice in every sample (all copies of a held-out subject left out;
+single-RDM recordings: split halves of the resampled stimuli); ``score_nc`` intervals divide every
+sample by that sample's noise ceiling. ``p_perm`` is a stimulus-label permutation test against zero
+(one-sided; for ``r2_spearman`` on squared r, so either sign counts) of the statistic reported: the
+LOSO best-layer score, or the split-half score for single-RDM recordings.
 Permutations are vectorised for Spearman and Pearson and loop for tau-a and whitened (slow: lower
 ``n_perm`` there).
 """
@@ -14,14 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from analyses.bootstrap import SCHEMES, dual_bootstrap
-from analyses.inference import (
-    bootstrap_loso,
-    bootstrap_subjects,
-    loso_best_layer,
-    percentile_ci,
-    split_half_best_layer,
-)
+from analyses.bootstrap import SCHEMES, StimulusResampler, dual_bootstrap
+from analyses.inference import loso_best_layer, split_half_on_resamples
+from analyses.intervals import scheme_variance, t_interval
 from analyses.permutation import p_value, permutations, permuted_scores
 from analyses.rdm import upper_tri
 from analyses.reweighted import reweighted_cv
@@ -48,7 +48,8 @@ def _per_subject(
 
 
 def loso_scores(per_subject: np.ndarray) -> np.ndarray:
-    """LOSO best-layer score of every sample: (..., layers, subjects) -> (...)."""
+    """LOSO best-layer score of every sample: (..., layers, subjects) -> (...); for samples of
+    distinct subjects (permutation nulls; resamples with copies: ``loso_on_resamples``)."""
     n = per_subject.shape[-1]
     others = (per_subject.sum(axis=-1, keepdims=True) - per_subject) / (n - 1)
     chosen = np.argmax(others, axis=-2)[..., None, :]  # (..., 1, subjects)
@@ -56,22 +57,48 @@ def loso_scores(per_subject: np.ndarray) -> np.ndarray:
 
 
 def _permutation_p(
-    model_rdms: np.ndarray, bv: np.ndarray, per_subject: np.ndarray, method: str, n_perm: int, seed
+    model_rdms: np.ndarray,
+    brain_rdms: np.ndarray,
+    per_subject: np.ndarray,
+    method: str,
+    n_perm: int,
+    seed: int,
+    split_half: tuple | None = None,
 ) -> tuple[np.ndarray, float]:
-    """Per-layer p-values and the best_cv p-value (LOSO redone per permutation; with one subject the
-    max-over-layers statistic)."""
+    """Per-layer p-values and the best_cv p-value (LOSO redone per permutation; single RDM: the
+    split-half score with the same splits, ``split_half`` = (observed, n_splits))."""
     comparator, squared, _ = METHODS[method]
-    null = permuted_scores(
-        model_rdms, bv, comparator, permutations(model_rdms.shape[1], n_perm, seed)
-    )
+    perms = permutations(model_rdms.shape[1], n_perm, seed)
+    null = permuted_scores(model_rdms, upper_tri(brain_rdms), comparator, perms)
     if squared:
         null = null**2
     p_layers = p_value(null.mean(axis=-1), per_subject.mean(axis=-1))
     if per_subject.shape[1] >= 2:
         p_best = p_value(loso_scores(null), loso_scores(per_subject))
-    else:
-        p_best = p_value(null.mean(axis=-1).max(axis=-1), per_subject.mean(axis=-1).max())
-    return p_layers, float(p_best)
+        return p_layers, float(p_best)
+    observed, n_splits = split_half
+    ident = np.arange(model_rdms.shape[1])[None]
+    null_best = np.empty(n_perm)
+    for i, p in enumerate(perms):
+        fn = _single_scorer(model_rdms[:, p][:, :, p], brain_rdms, comparator, squared)
+        null_best[i] = split_half_on_resamples(fn, ident, n_splits, seed)[0][0]
+    return p_layers, float(p_value(null_best, observed))
+
+
+def _single_scorer(model_rdms, brain_rdms, comparator, squared):
+    scorer = StimulusResampler(model_rdms, brain_rdms, comparator)
+
+    def fn(idx: np.ndarray) -> np.ndarray:
+        r = scorer(idx)[:, 0]
+        return r**2 if squared else r
+
+    return fn
+
+
+def _interval(estimate, samples, scheme, n_subj, n_stim, alpha):
+    var, df = scheme_variance(samples, scheme, n_subj, n_stim)
+    lo, hi = t_interval(np.asarray(estimate, float), var, df, alpha)
+    return lo, hi, df
 
 
 def score_roi(
@@ -86,6 +113,9 @@ def score_roi(
     ci: str = "subjects",
     n_perm: int = 0,
     reweighted: dict | None = None,
+    alpha: float = 0.05,
+    resamples: dict | None = None,
+    ceiling: bool = True,
 ) -> tuple[list[dict], list[dict]]:
     """Rows for every layer plus ``best_cv`` (and ``reweighted_cv``); and per-subject rows.
 
@@ -93,6 +123,13 @@ def score_roi(
     same order. ``ci``: resampling of the intervals (single-RDM recordings always resample stimuli).
     ``n_perm``: permutations of the test against zero (0: none, ``p_perm`` NaN). ``reweighted``:
     keyword arguments of ``analyses.reweighted.reweighted_cv`` (None: no reweighted row).
+    ``alpha``: 1 - confidence of the intervals. ``resamples``: a dict that receives what
+    ``analyses.ranking.rank_rules`` needs to rank with the same resampling: ``best`` (3, n_boot)
+    best_cv samples per scheme (``SCHEMES`` order, NaN where unused), ``layers`` (3, n_boot, layers)
+    per-layer samples, ``ceiling`` (3, n_boot) upper ceilings, ``n_subjects``, ``n_stimuli``,
+    ``n_boot``, ``seed``. ``ceiling=False`` skips the per-sample noise ceilings (no ``score_nc``
+    intervals). The resample indices depend only
+    on (n_subjects, n_stimuli, n_boot, seed), so every network scored on a recording gets the same.
     """
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown; choose one of {sorted(METHODS)}")
@@ -118,42 +155,70 @@ def score_roi(
         "n_stimuli": n_stim,
         "n_perm": n_perm,
     }
-    best_per_subject = chosen = None
+    scheme = ci if n_subj >= 2 else "stimuli"
+    ci_method = {"subjects": "bootstrap_subjects", "stimuli": "bootstrap_stimuli"}.get(
+        scheme, "bootstrap_dual"
+    )
+    wanted = SCHEMES if scheme == "both" else (scheme,)
+    db = dual_bootstrap(
+        model_rdms,
+        brain_rdms,
+        comparator,
+        n_boot,
+        seed,
+        squared=squared,
+        pooling=pooling,
+        ceiling=ceiling and n_subj >= 2,
+        schemes=wanted,
+    )
+    layer_samples = db.evaluations  # (3, n_boot, layers)
+    upper = db.noise_ceiling[..., 1]  # (3, n_boot)
+    split_half = None
     if n_subj >= 2:
         best_per_subject, chosen = loso_best_layer(per_subject)
         best = float(best_per_subject.mean())
         layer_scores = per_subject.mean(axis=1)
-    if n_subj >= 2 and ci == "subjects":
-        ci_method = "bootstrap_subjects"
-        lo, hi = percentile_ci(bootstrap_subjects(per_subject, n_boot, seed))
-        best_lo, best_hi = percentile_ci(bootstrap_loso(per_subject, n_boot, seed))
-    elif n_subj >= 2:
-        ci_method = "bootstrap_stimuli" if ci == "stimuli" else "bootstrap_dual"
-        db = dual_bootstrap(
-            model_rdms, brain_rdms, comparator, n_boot, seed, squared=squared, ceiling=False
-        )
-        samples = db.per_subject[SCHEMES.index("stimuli" if ci == "stimuli" else "both")]
-        lo, hi = percentile_ci(samples.mean(axis=-1).T)
-        best_lo, best_hi = percentile_ci(loso_scores(samples))
+        best_samples = db.best_cv()
     else:
-        ci_method = "bootstrap_stimuli"
         layer_scores = per_subject[:, 0]
-
-        def on_pairs(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-            return _per_subject(
-                model_rdms[:, rows, cols], brain_rdms[:, rows, cols], comparator, squared
-            )[:, 0]
-
-        samples = dual_bootstrap(
-            model_rdms, brain_rdms, comparator, n_boot, seed, squared=squared, ceiling=False
-        ).per_subject[SCHEMES.index("stimuli"), :, :, 0]  # (n_boot, layers)
-        lo, hi = percentile_ci(samples.T)
-        best, chosen = split_half_best_layer(on_pairs, n_stim, n_splits, seed)
-        best_lo = best_hi = np.nan
+        fn = _single_scorer(model_rdms, brain_rdms, comparator, squared)
+        ident = np.arange(n_stim)[None]
+        best_arr, chosen = split_half_on_resamples(fn, ident, n_splits, seed)
+        best, chosen = float(best_arr[0]), chosen[0]
         best_per_subject = np.array([best])
+        best_samples = np.full((3, n_boot), np.nan)
+        best_samples[2] = split_half_on_resamples(fn, db.stim_idx, n_splits, seed)[0]
+        split_half = (best, n_splits)
+    lo, hi, df = _interval(layer_scores, layer_samples, scheme, n_subj, n_stim, alpha)
+    best_lo, best_hi, best_df = _interval(best, best_samples, scheme, n_subj, n_stim, alpha)
+    score_nc = layer_scores / nc.upper if np.isfinite(nc.upper) else np.full(len(layers), np.nan)
+    best_nc = best / nc.upper if np.isfinite(nc.upper) else np.nan
+    if n_subj >= 2 and ceiling:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            nc_lo, nc_hi, _ = _interval(
+                score_nc, layer_samples / upper[..., None], scheme, n_subj, n_stim, alpha
+            )
+            best_nc_lo, best_nc_hi, _ = _interval(
+                best_nc, best_samples / upper, scheme, n_subj, n_stim, alpha
+            )
+    else:
+        nc_lo = nc_hi = np.full(len(layers), np.nan)
+        best_nc_lo = best_nc_hi = np.nan
+    if resamples is not None:
+        resamples.update(
+            best=best_samples,
+            layers=layer_samples,
+            ceiling=upper,
+            n_subjects=n_subj,
+            n_stimuli=n_stim,
+            n_boot=n_boot,
+            seed=seed,
+        )
 
     if n_perm > 0:
-        p_layers, p_best = _permutation_p(model_rdms, bv, per_subject, method, n_perm, seed)
+        p_layers, p_best = _permutation_p(
+            model_rdms, brain_rdms, per_subject, method, n_perm, seed, split_half
+        )
     else:
         p_layers, p_best = np.full(len(layers), np.nan), np.nan
 
@@ -164,11 +229,17 @@ def score_roi(
             "ci_low": float(a),
             "ci_high": float(b),
             "ci_method": ci_method,
+            "ci_df": float(d),
             "best_layer": "",
             "p_perm": float(p),
             **common,
+            "score_nc": float(snc),
+            "score_nc_low": float(c0),
+            "score_nc_high": float(c1),
         }
-        for name, s, a, b, p in zip(layers, layer_scores, lo, hi, p_layers, strict=True)
+        for name, s, a, b, d, p, snc, c0, c1 in zip(
+            layers, layer_scores, lo, hi, df, p_layers, score_nc, nc_lo, nc_hi, strict=True
+        )
     ]
     counts = np.bincount(chosen, minlength=len(layers))
     rows.append(
@@ -178,9 +249,13 @@ def score_roi(
             "ci_low": float(best_lo),
             "ci_high": float(best_hi),
             "ci_method": ci_method,
+            "ci_df": float(best_df),
             "best_layer": layers[int(np.argmax(counts))],
             "p_perm": p_best,
             **common,
+            "score_nc": float(best_nc),
+            "score_nc_low": float(best_nc_lo),
+            "score_nc_high": float(best_nc_hi),
         }
     )
     subject_rows = [
@@ -188,30 +263,44 @@ def score_roi(
         for s, v in enumerate(best_per_subject)
     ]
     if reweighted is not None:
-        held, weights = reweighted_cv(
-            model_rdms, brain_rdms, comparator, squared=squared, seed=seed, **reweighted
+        held, weights, held_nc = reweighted_cv(
+            model_rdms,
+            brain_rdms,
+            comparator,
+            squared=squared,
+            pooling=pooling,
+            seed=seed,
+            **reweighted,
         )
-        rw_lo, rw_hi = (
-            percentile_ci(bootstrap_subjects(held, n_boot, seed)) if n_subj >= 2 else (np.nan,) * 2
-        )
+        rw = float(held.mean())
+        rw_nc = rw / float(held_nc.mean()) if n_subj >= 2 else np.nan
+        if n_subj >= 2:  # a t-interval over the held-out subjects
+            var = held.var(ddof=1) / n_subj
+            rw_lo, rw_hi = t_interval(rw, var, n_subj - 1, alpha)
+            ratio = held / held_nc.mean()
+            rnc_lo, rnc_hi = t_interval(rw_nc, ratio.var(ddof=1) / n_subj, n_subj - 1, alpha)
+        else:
+            rw_lo = rw_hi = rnc_lo = rnc_hi = np.nan
         rows.append(
             {
                 "layer": REWEIGHTED,
-                "score": float(held.mean()),
+                "score": rw,
                 "ci_low": float(rw_lo),
                 "ci_high": float(rw_hi),
-                "ci_method": "bootstrap_subjects" if n_subj >= 2 else "",
+                "ci_method": "t_subjects" if n_subj >= 2 else "",
+                "ci_df": float(n_subj - 1) if n_subj >= 2 else np.nan,
                 "best_layer": layers[int(np.argmax(weights))],
                 "p_perm": np.nan,
                 **common,
+                "score_nc": rw_nc,
+                "score_nc_low": float(rnc_lo),
+                "score_nc_high": float(rnc_hi),
             }
         )
         subject_rows += [
             {"method": method, "layer": REWEIGHTED, "subject": s + 1, "score": float(v)}
             for s, v in enumerate(held)
         ]
-    for row in rows:
-        row["score_nc"] = row["score"] / nc.upper if np.isfinite(nc.upper) else np.nan
     subject_rows += [
         {"method": method, "layer": name, "subject": s + 1, "score": float(v)}
         for li, name in enumerate(layers)

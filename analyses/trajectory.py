@@ -4,23 +4,20 @@ A rule contributes (networks x snapshots x layers) model RDMs per recording; sco
 full statistics would cost minutes. Here the comparator runs once over all of them, and each network
 state gets per-layer scores with subject-bootstrap intervals and the leave-one-subject-out best
 layer with its (leak-free) bootstrap interval — the same definitions as :func:`analyses.scoring.
-score_roi` with ``ci="subjects"``. Single-RDM recordings have no subjects to resample: their rows
-carry point estimates (best layer by stimulus split-halves) and no interval.
+score_roi` with ``ci="subjects"`` (t-intervals on the bootstrap variance, :mod:`analyses.intervals`).
+Single-RDM recordings have no subjects to resample: their rows carry point estimates (best layer by
+stimulus split-halves, as ``score_roi``) and no interval.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from analyses.inference import (
-    loso_best_layer,
-    loso_on_resamples,
-    percentile_ci,
-    split_half_best_layer,
-)
+from analyses.inference import loso_best_layer, loso_on_resamples, split_half_on_resamples
+from analyses.intervals import scheme_variance, t_interval
 from analyses.rdm import upper_tri
 from analyses.rsa import compare
-from analyses.scoring import BEST, METHODS
+from analyses.scoring import BEST, METHODS, _single_scorer
 
 
 def trajectory_rows(
@@ -46,27 +43,28 @@ def trajectory_rows(
     per_subject = compare(mv, bv, comparator)  # (m, subjects)
     if squared:
         per_subject = per_subject**2
-    n_subj = bv.shape[0]
+    n_subj, n_stim = bv.shape[0], brain_rdms.shape[1]
     idx = np.random.default_rng(seed).integers(0, n_subj, size=(n_boot, n_subj))
+
+    def interval(estimate, samples):  # subject bootstrap samples (n_boot, ...) -> t-interval
+        var, df = scheme_variance(np.stack([samples * np.nan, samples, samples * np.nan]),
+                                  "subjects", n_subj, n_stim)
+        return t_interval(np.asarray(estimate, float), var, df)
+
     out = []
     for rows in groups:
         ps = per_subject[rows]  # (layers, subjects)
         names = [layers[r] for r in rows]
         if n_subj >= 2:
             scores = ps.mean(axis=1)
-            lo, hi = percentile_ci(ps[:, idx].mean(axis=-1))
+            lo, hi = interval(scores, ps[:, idx].mean(axis=-1).T)
             best = float(loso_best_layer(ps)[0].mean())
-            best_lo, best_hi = (float(v) for v in percentile_ci(loso_on_resamples(ps, idx)))
+            best_lo, best_hi = (float(v) for v in interval(best, loso_on_resamples(ps, idx)))
         else:
             scores = ps[:, 0]
             lo = hi = np.full(len(rows), np.nan)
-            sub = model_rdms[rows]
-
-            def on_pairs(r: np.ndarray, c: np.ndarray, sub=sub) -> np.ndarray:
-                s = compare(sub[:, r, c], brain_rdms[:, r, c], comparator)[:, 0]
-                return s**2 if squared else s
-
-            best = split_half_best_layer(on_pairs, brain_rdms.shape[1], n_splits, seed)[0]
+            fn = _single_scorer(model_rdms[rows], brain_rdms, comparator, squared)
+            best = float(split_half_on_resamples(fn, np.arange(n_stim)[None], n_splits, seed)[0][0])
             best_lo = best_hi = np.nan
         group_rows = [
             {

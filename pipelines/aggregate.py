@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analyses.matching import MATCHES
-from analyses.ranking import rank_rules
+from analyses.ranking import load_resamples, rank_rules
 from analyses.scoring import BEST
 from pipelines._io import run_main, setup_logging, write_csv, write_json
 
@@ -104,65 +104,54 @@ def complete_accuracy_match(
 
 
 def rank_matched(
-    scores: pd.DataFrame, subjects: pd.DataFrame, not_reached: pd.DataFrame, p: dict
+    scores: pd.DataFrame,
+    subjects: pd.DataFrame,
+    not_reached: pd.DataFrame,
+    p: dict,
+    resamples: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rankings and pairwise tests per match (each match its own FDR families), with the columns
-    ``match``, ``kind``, ``reached``, mean ``examples_seen`` / ``test_accuracy`` and ``seed_sd``."""
+    """Rankings and pairwise tests at matched examples and matched accuracy (one FDR family per
+    match and cell), with ``kind``, ``reached`` and the mean ``examples_seen`` / ``test_accuracy``
+    of the ranked states; rules that never reach the matched accuracy are listed as not reached."""
+    if not len(scores):
+        return pd.DataFrame(), pd.DataFrame()
     kinds = scores.drop_duplicates("rule").set_index("rule")["kind"]
     best = scores[scores["layer"] == BEST]
     extra = (
-        best.groupby(["match", *CELL, "rule"])
-        .agg(
-            examples_seen=("examples_seen", "mean"),
-            test_accuracy=("test_accuracy", "mean"),
-            seed_sd=("score", lambda s: s.std(ddof=1) if len(s) > 1 else np.nan),
-        )
+        best.groupby(["match", *CELL, "rule"])[["examples_seen", "test_accuracy"]]
+        .mean()
         .reset_index()
     )
-    rankings, pairs = [], []
-    for match in MATCHES:
-        sc, su = scores[scores["match"] == match], subjects[subjects["match"] == match]
-        if not len(sc):
-            continue
-        ranking, pairwise = rank_rules(
-            sc.drop(columns="match"),
-            su.drop(columns="match"),
-            n_boot=p["n_boot"],
-            seed=p["boot_seed"],
-            alpha=p["alpha"],
-        )
-        ranking.insert(0, "match", match)
-        pairwise.insert(0, "match", match)
-        rankings.append(ranking)
-        pairs.append(pairwise)
-    ranking = pd.concat(rankings, ignore_index=True) if rankings else pd.DataFrame()
-    pairwise = pd.concat(pairs, ignore_index=True) if pairs else pd.DataFrame()
+    ranking, pairwise = rank_rules(
+        scores,
+        subjects,
+        n_boot=p["n_boot"],
+        seed=p["boot_seed"],
+        alpha=p["alpha"],
+        ci=p.get("ci", "both"),
+        resamples=resamples,
+    )
     if not len(ranking):
         return ranking, pairwise
-    ranking = ranking.drop(columns=[c for c in ("kind",) if c in ranking]).merge(
-        extra, on=["match", *CELL, "rule"], how="left"
-    )
+    ranking = ranking.drop(columns=["kind", "examples_seen", "test_accuracy"], errors="ignore")
+    ranking = ranking.merge(extra, on=["match", *CELL, "rule"], how="left")
     ranking.insert(ranking.columns.get_loc("rule") + 1, "kind", ranking["rule"].map(kinds))
     ranking["reached"] = True
     if len(not_reached):
         cells = ranking[ranking["match"] == "accuracy"][CELL].drop_duplicates()
         rows = [
-            {
-                "match": "accuracy",
-                **cell,
-                "rule": nr["rule"],
-                "kind": "rule",
-                "reached": False,
-                "n_seeds": nr["n_seeds"],
-                "n_seeds_reached": nr["n_reached"],
-                "score": np.nan,
-            }
+            {"match": "accuracy", **cell, "rule": nr["rule"], "kind": "rule", "reached": False,
+             "n_seeds": nr["n_seeds"], "n_seeds_reached": nr["n_reached"], "score": np.nan}
             for nr in not_reached.to_dict("records")
             for cell in cells.to_dict("records")
             if cell["arch"] == nr["arch"] and cell["trainset"] == nr["trainset"]
         ]
         ranking = pd.concat([ranking, pd.DataFrame(rows)], ignore_index=True)
     ranking["rank"] = ranking["rank"].astype("Int64")
+    order = {m: i for i, m in enumerate(MATCHES)}
+    ranking = ranking.sort_values(
+        ["match", *CELL, "rank"], key=lambda c: c.map(order) if c.name == "match" else c
+    ).reset_index(drop=True)
     return ranking, pairwise
 
 
@@ -185,6 +174,7 @@ def main() -> None:
     ap.add_argument("--subjects", nargs="+", required=True)
     ap.add_argument("--trajectories", nargs="+", required=True)
     ap.add_argument("--records", nargs="+", required=True)
+    ap.add_argument("--resamples", nargs="*", default=[], help="pipelines.compare --resamples-out")
     ap.add_argument(
         "--params", required=True, help="JSON: n_boot, boot_seed, alpha, match_accuracy"
     )
@@ -213,7 +203,8 @@ def main() -> None:
             nr["n_seeds"],
             p["match_accuracy"].get(nr["trainset"]),
         )
-    ranking, pairwise = rank_matched(scores, subjects, not_reached, p)
+    resamples = load_resamples(args.resamples) if args.resamples else None
+    ranking, pairwise = rank_matched(scores, subjects, not_reached, p, resamples)
     trajectories = read_tables(args.trajectories)
     accuracy = accuracy_table(records)
     order = ["match", "rule", "arch", "trainset", "seed", "recording", "roi", "method", "layer"]

@@ -5,7 +5,8 @@ examples (the final snapshot) and at matched accuracy (the first snapshot reachi
 set's ``match_accuracy``) get the full statistics (every layer, cross-validated best layer,
 reweighted RSA, intervals, permutation p); every snapshot gets per-layer and best-layer scores with
 subject-bootstrap intervals for the trajectory table. Writes three CSVs: scores (with ``match``),
-per-subject scores (with ``match``) and the trajectory.
+per-subject scores (with ``match``) and the trajectory; and the best_cv bootstrap samples of every
+ranked state (``--resamples-out``), on which the rankings pair rules.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import pandas as pd
 
 from analyses.matching import snapshot_matches
 from analyses.model_table import ModelTable
+from analyses.ranking import many_resample_arrays
 from analyses.scoring import score_roi
 from analyses.trajectory import trajectory_rows
-from pipelines._io import run_main, setup_logging, write_csv
+from pipelines._io import run_main, setup_logging, write_csv, write_npz
 
 log = logging.getLogger("bioalign.compare")
 RUN = ["rule", "arch", "trainset", "seed"]
@@ -33,7 +35,8 @@ def _load_table(path: str) -> ModelTable:
 
 
 def score_model(table: ModelTable, brain, p: dict) -> tuple[pd.DataFrame, ...]:
-    """(scores, subjects, trajectory) tables of every network in ``table`` against ``brain``."""
+    """(scores, subjects, trajectory) tables of every network in ``table`` against ``brain``, and
+    the resamples of every ranked state: [(run keys with ``match``, {(roi, method): samples})]."""
     stim = np.asarray(brain["stimuli"])
     if table.n_stimuli <= stim.max(initial=-1):
         raise ValueError(
@@ -48,6 +51,7 @@ def score_model(table: ModelTable, brain, p: dict) -> tuple[pd.DataFrame, ...]:
         ci=p.get("ci", "subjects"),
         n_perm=p.get("n_perm", 0),
         reweighted=p.get("reweighted"),
+        alpha=p.get("alpha", 0.05),
     )
     light = dict(n_boot=p["n_boot"], n_splits=p["n_splits"], seed=p["boot_seed"])
     thresholds = p.get("match_accuracy") or {}
@@ -65,6 +69,7 @@ def score_model(table: ModelTable, brain, p: dict) -> tuple[pd.DataFrame, ...]:
         for i, (info, rows) in enumerate(snaps):
             meta = {
                 **dict(zip(RUN, key, strict=True)),
+                "seed": int(key[3]),
                 "kind": info["kind"],
                 "snapshot": int(info["snapshot"]),
                 "examples_seen": int(info["examples_seen"]),
@@ -80,6 +85,7 @@ def score_model(table: ModelTable, brain, p: dict) -> tuple[pd.DataFrame, ...]:
     offsets = np.cumsum([0] + [len(rows) for _, rows in states])
     groups = [np.arange(a, b) for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
     scores, subjects, trajectory = [], [], []
+    resamples: dict[tuple, dict] = {}
     for roi in rois:
         brain_rdms = brain[f"rdm_{roi}"]
         for method in p["methods"]:
@@ -89,11 +95,32 @@ def score_model(table: ModelTable, brain, p: dict) -> tuple[pd.DataFrame, ...]:
             for (meta, _), g, ms in zip(states, groups, matches, strict=True):
                 if not ms:
                     continue
-                r, s = score_roi(rdms[g], brain_rdms, [layers[i] for i in g], method=method, **full)
+                samples: dict = {}
+                r, s = score_roi(
+                    rdms[g],
+                    brain_rdms,
+                    [layers[i] for i in g],
+                    method=method,
+                    resamples=samples,
+                    **full,
+                )
                 for match in ms:
+                    run = tuple(meta[k] for k in RUN) + (match,)
+                    resamples.setdefault(run, {})[(roi, method)] = samples
                     scores += [{**meta, "match": match, "roi": roi, **x} for x in r]
                     subjects += [{**meta, "match": match, "roi": roi, **x} for x in s]
-    return pd.DataFrame(scores), pd.DataFrame(subjects), pd.DataFrame(trajectory)
+    runs_out = [
+        (
+            {
+                **dict(zip(RUN, run[:-1], strict=True)),
+                "match": run[-1],
+                "recording": p["recording"],
+            },
+            per_cell,
+        )
+        for run, per_cell in resamples.items()
+    ]
+    return pd.DataFrame(scores), pd.DataFrame(subjects), pd.DataFrame(trajectory), runs_out
 
 
 def main() -> None:
@@ -109,16 +136,19 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--subjects-out", required=True)
     ap.add_argument("--trajectory-out", required=True)
+    ap.add_argument("--resamples-out", help="npz: best_cv bootstrap samples of every ranked state")
     ap.add_argument("--log")
     args = ap.parse_args()
     setup_logging(args.log)
     p = json.loads(args.params)
     table = _load_table(args.table)
     with np.load(args.brain) as brain:
-        scores, subjects, trajectory = score_model(table, dict(brain), p)
+        scores, subjects, trajectory, resamples = score_model(table, dict(brain), p)
     write_csv(args.out, scores)
     write_csv(args.subjects_out, subjects)
     write_csv(args.trajectory_out, trajectory)
+    if args.resamples_out:
+        write_npz(args.resamples_out, **many_resample_arrays(resamples))
 
 
 if __name__ == "__main__":

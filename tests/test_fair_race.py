@@ -15,6 +15,7 @@ from models import registry
 from models.controls import CONTROLS, category_rdm, control_rdm, gabor_features
 from models.rule_config import load_rule_config, resolve_hparams, resolve_training
 from models.training import build_rule, snapshot_points, train
+from analyses.ranking import load_resamples, many_resample_arrays
 from pipelines.aggregate import complete_accuracy_match, rank_matched
 from pipelines.compare import score_model
 from tests.conftest import REPO
@@ -165,7 +166,7 @@ def _table(rdms_by_model: dict[str, tuple[str, list[np.ndarray]]], n: int) -> Mo
     return ModelTable.from_arrays(t.to_arrays())
 
 
-def test_a_planted_control_ranks_first():
+def test_a_planted_control_ranks_first(tmp_path):
     """A recording simulated from the pixel RDM (plus noise) ranks `pixels` above every rule."""
     rng = np.random.default_rng(0)
     images = _images(30)
@@ -196,8 +197,10 @@ def test_a_planted_control_ranks_first():
         match_accuracy={"mnist": 0.5},
     )
     rec = {"stimuli": np.arange(30), "rois": np.array(["V"]), "rdm_V": brain}
-    scores, subjects, traj = score_model(_table(models, 30), rec, p)
+    scores, subjects, traj, res = score_model(_table(models, 30), rec, p)
     assert set(traj["rule"]) == set(models)
+    np.savez(tmp_path / "res.npz", **many_resample_arrays(res))
+    resamples = load_resamples([tmp_path / "res.npz"])
     records = [
         {"rule": r, "arch": "mlp", "trainset": "mnist", "seed": s}
         for r in ("ruleA", "ruleB")
@@ -238,7 +241,7 @@ def test_a_rule_that_never_reaches_the_accuracy_is_listed_not_ranked():
         reweighted=None,
         match_accuracy={"mnist": 0.99},
     )
-    scores, subjects, _ = score_model(table, rec, p)
+    scores, subjects, _, _ = score_model(table, rec, p)
     records = [{"rule": "ruleA", "arch": "mlp", "trainset": "mnist", "seed": s} for s in range(2)]
     scores, subjects, missing = complete_accuracy_match(scores, subjects, records)
     assert missing[["rule", "n_seeds", "n_reached"]].values.tolist() == [["ruleA", 2, 0]]

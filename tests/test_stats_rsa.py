@@ -17,6 +17,7 @@ from analyses.bootstrap import (
 from analyses.inference import loso_best_layer
 from analyses.permutation import p_value, permutations, permuted_scores
 from analyses.rdm import correlation_rdm, upper_tri
+from analyses.reweighted import reweighted_cv
 from analyses.rsa import compare, noise_ceiling
 from analyses.scoring import METHODS, loso_scores, score_roi
 
@@ -67,26 +68,38 @@ def test_unknown_names_are_rejected():
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("comparator", ["spearman", "corr_cov"])
-def test_dual_bootstrap_sample_equals_rsatoolbox_on_the_same_resample(comparator):
+@pytest.mark.parametrize(
+    "ours, theirs", [("spearman", "spearman"), ("pearson", "corr"), ("corr_cov", "corr_cov")]
+)
+def test_dual_bootstrap_sample_equals_rsatoolbox_on_the_same_resample(ours, theirs):
+    """Every scheme's evaluations and ceilings equal rsatoolbox's on the very same resample, with
+    duplicated stimuli kept as duplicates (no np.unique that would hide a difference)."""
     signal = np.random.default_rng(9).normal(size=(12, 30))
     models, data = _rdms(3, seed=5, signal=signal), _rdms(6, seed=6, signal=signal)
-    db = dual_bootstrap(models, data, comparator, n_boot=3, seed=2)
+    db = dual_bootstrap(models, data, ours, n_boot=4, seed=2)
     rsa_data = rsatoolbox.rdm.RDMs(upper_tri(data))
     rsa_models = rsatoolbox.rdm.RDMs(upper_tri(models))
-    for b in range(3):
+    for b in range(4):
         s, k = db.subj_idx[b], db.stim_idx[b]
-        if comparator == "corr_cov":  # complete RDMs only: the distinct stimuli of the resample
-            k = np.unique(k)
-        both = rsa_data.subsample("index", s).subsample_pattern("index", k)
-        by_stim = rsa_data.subsample_pattern("index", k)
-        m = rsa_models.subsample_pattern("index", k)
-        for scheme, ref_data in (("both", both), ("stimuli", by_stim)):
+        assert len(np.unique(k)) < len(k)  # the resample has duplicates
+        by_subj = rsa_data.subsample("index", s)
+        refs = {
+            "both": (
+                by_subj.subsample_pattern("index", k),
+                rsa_models.subsample_pattern("index", k),
+            ),
+            "subjects": (by_subj, rsa_models),
+            "stimuli": (
+                rsa_data.subsample_pattern("index", k),
+                rsa_models.subsample_pattern("index", k),
+            ),
+        }
+        for scheme, (ref_data, m) in refs.items():
             i = SCHEMES.index(scheme)
-            ref = rsatoolbox.rdm.compare(m, ref_data, method=comparator).mean(axis=1)
-            assert np.allclose(db.evaluations[i, b], ref)
-            nc = boot_noise_ceiling(ref_data, method=comparator, rdm_descriptor="index")
-            assert np.allclose(db.noise_ceiling[i, b], nc)
+            ref = rsatoolbox.rdm.compare(m, ref_data, method=theirs).mean(axis=1)
+            assert np.allclose(db.evaluations[i, b], ref, atol=1e-12), scheme
+            nc = boot_noise_ceiling(ref_data, method=theirs, rdm_descriptor="index")
+            assert np.allclose(db.noise_ceiling[i, b], nc, atol=1e-12), scheme
 
 
 @pytest.mark.parametrize("comparator", ["spearman", "pearson"])
@@ -184,3 +197,57 @@ def test_reweighted_rsa_recovers_a_layer_mixture_on_held_out_data():
         reweighted={"n_folds_stimuli": 2},
     )
     assert {r["layer"]: r for r in single}["reweighted_cv"]["score"] > 0.5
+
+
+def test_single_rdm_best_cv_has_an_interval_and_a_permutation_p_of_the_split_half_score():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(16, 30))
+    brain = _rdms(1, n=16, seed=1, signal=2 * truth)
+    layers = np.stack([_rdms(1, n=16, seed=2)[0], correlation_rdm(truth)])
+    rows, _ = score_roi(
+        layers, brain, ["a", "planted"], method="spearman", n_boot=40, n_splits=2, n_perm=30
+    )
+    best = {r["layer"]: r for r in rows}["best_cv"]
+    assert best["ci_method"] == "bootstrap_stimuli" and best["best_layer"] == "planted"
+    assert best["ci_low"] < best["score"] < best["ci_high"]
+    assert best["p_perm"] == pytest.approx(1 / 31)  # no permutation reaches the split-half score
+    null, _ = score_roi(
+        np.stack([_rdms(1, n=16, seed=3)[0], _rdms(1, n=16, seed=4)[0]]),
+        brain,
+        ["a", "b"],
+        method="spearman",
+        n_boot=10,
+        n_splits=2,
+        n_perm=30,
+    )
+    assert {r["layer"]: r for r in null}["best_cv"]["p_perm"] > 0.05
+
+
+def test_score_nc_intervals_and_reweighted_score_against_its_test_stimuli_ceiling():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(16, 30))
+    brain = _rdms(6, n=16, seed=1, signal=truth)
+    layers = np.stack([_rdms(1, n=16, seed=2)[0], correlation_rdm(truth)])
+    rows, _ = score_roi(
+        layers,
+        brain,
+        ["a", "planted"],
+        method="spearman",
+        n_boot=60,
+        ci="both",
+        reweighted={"n_folds_subjects": 3, "n_folds_stimuli": 2},
+    )
+    by = {r["layer"]: r for r in rows}
+    for name in ("planted", "best_cv", "reweighted_cv"):
+        r = by[name]
+        assert r["score_nc_low"] < r["score_nc"] < r["score_nc_high"], name
+    assert by["best_cv"]["score_nc"] == pytest.approx(
+        by["best_cv"]["score"] / by["best_cv"]["noise_ceiling_high"]
+    )
+    # the reweighted score is tested on held-out stimuli: normalised by their ceiling
+    held, _, held_nc = reweighted_cv(
+        layers, brain, "spearman", n_folds_subjects=3, n_folds_stimuli=2, seed=0
+    )
+    rw = by["reweighted_cv"]
+    assert rw["score_nc"] == pytest.approx(held.mean() / held_nc.mean())
+    assert held_nc.mean() != pytest.approx(rw["noise_ceiling_high"], abs=1e-4)

@@ -147,7 +147,7 @@ def get_compare_params(wildcards):
     rsa = config["rsa"]
     rw = rsa.get("reweighted", {"enabled": False})
     return json.dumps({
-        "recording": wildcards.recording, "methods": rsa["methods"],
+        "recording": wildcards.recording, "methods": rsa["methods"], "alpha": rsa["alpha"],
         "match_accuracy": config["match_accuracy"],
         "n_boot": rsa["n_boot"], "n_splits": rsa["n_splits"], "boot_seed": rsa["seed"],
         "ci": rsa.get("ci", "subjects"), "n_perm": rsa.get("n_perm", 0),

@@ -10,6 +10,7 @@ rule compare:
         scores="results/scores/{model}/{recording}.csv",
         subjects="results/scores/{model}/{recording}_subjects.csv",
         trajectory="results/scores/{model}/{recording}_trajectory.csv",
+        resamples="results/scores/{model}/{recording}_resamples.npz",
     log:
         "logs/compare/{model}/{recording}.log",
     params:
@@ -19,7 +20,7 @@ rule compare:
     shell:
         "{PY} -m pipelines.compare --table {input.table} --brain {input.brain}"
         " --params {params.spec:q} --out {output.scores} --subjects-out {output.subjects}"
-        " --trajectory-out {output.trajectory} --log {log}"
+        " --trajectory-out {output.trajectory} --resamples-out {output.resamples} --log {log}"
 
 
 rule aggregate:
@@ -27,6 +28,7 @@ rule aggregate:
         scores=model_pair_paths(rules.compare.output.scores),
         subjects=model_pair_paths(rules.compare.output.subjects),
         trajectories=model_pair_paths(rules.compare.output.trajectory),
+        resamples=model_pair_paths(rules.compare.output.resamples),
         records=run_paths(rules.train.output.record),
     output:
         scores="results/scores.csv",
@@ -40,13 +42,14 @@ rule aggregate:
         "logs/aggregate/aggregate.log",
     params:
         spec=json.dumps({"n_boot": config["rsa"]["n_boot"], "boot_seed": config["rsa"]["seed"],
-                         "alpha": config["rsa"]["alpha"],
+                         "alpha": config["rsa"]["alpha"], "ci": config["rsa"]["ci"],
                          "match_accuracy": config["match_accuracy"]}),
     message:
         "Aggregating scores of every model into trajectories and rankings"
     shell:
         "{PY} -m pipelines.aggregate --scores {input.scores} --subjects {input.subjects}"
-        " --trajectories {input.trajectories} --records {input.records} --params {params.spec:q}"
+        " --trajectories {input.trajectories} --resamples {input.resamples}"
+        " --records {input.records} --params {params.spec:q}"
         " --out-scores {output.scores} --out-ranking {output.ranking}"
         " --out-pairwise {output.pairwise} --out-trajectories {output.trajectories}"
         " --out-accuracy {output.accuracy} --out-metrics {output.metrics}"
