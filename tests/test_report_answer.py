@@ -72,7 +72,9 @@ def test_summary_cells_are_noise_ceiling_normalised_means_with_marks(tmp_path):
     )  # no ceiling: raw score
     assert np.isnan(table.loc[("accuracy", "ff", "rec-a", "IT"), "value"])  # never reached
     cells = assess_all(ranking, "spearman", 0.05)
-    n_bp = sum("bp" in c.beats_controls for k, c in cells.items() if k[:3] == ("examples", "rec-a", "IT"))
+    n_bp = sum(
+        "bp" in c.beats_controls for k, c in cells.items() if k[:3] == ("examples", "rec-a", "IT")
+    )
     assert n_bp == 2
 
 
@@ -130,7 +132,11 @@ def test_first_screen_in_headless_chromium_shows_verdict_and_summary_figure(smal
         b = info[name]
         assert 0 <= b["top"] < b["bottom"] <= vh and 0 <= b["left"] < b["right"] <= vw, (name, b)
     fig = info["figure"]
-    assert info["natural"] > 0 and fig["right"] - fig["left"] > 400 and fig["bottom"] - fig["top"] > 300
+    assert (
+        info["natural"] > 0
+        and fig["right"] - fig["left"] > 400
+        and fig["bottom"] - fig["top"] > 300
+    )
     assert "Answer" in info["text"] and "bp" in info["text"]
 
     shot = tmp_path / "first_screen.png"
