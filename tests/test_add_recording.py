@@ -6,7 +6,9 @@ then the pipeline's own extract step (images in a network's input format) and RS
 
 from __future__ import annotations
 
+import gzip
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,7 @@ from brain_data.fetch import FileSpec, fetch, sha256sum
 from brain_data.images import model_input, shorter_side_centre_crop, to_rgb
 from brain_data.recordings import load_recording
 from brain_data.stimuli import load_stimuli
-from brain_data.trainsets import trainset_info
+from brain_data.trainsets import load_trainset, trainset_info
 from models.training import build_rule
 from tests.recording_fixtures import random_rdms
 
@@ -44,7 +46,7 @@ def roots(tmp_path, monkeypatch):
     monkeypatch.setenv(fetch_mod.MIRROR_ENV, os.pathsep.join([str(first), str(second)]))
     monkeypatch.setenv(fetch_mod.CACHE_ENV, str(tmp_path / "cache"))
     (tmp_path / "specs" / "stimuli").mkdir(parents=True)
-    (tmp_path / "specs" / "trainsets").symlink_to(specs.ROOT / "trainsets")
+    shutil.copytree(specs.ROOT / "trainsets", tmp_path / "specs" / "trainsets")
     monkeypatch.setattr(specs, "ROOT", tmp_path / "specs")
     return first, second
 
@@ -212,3 +214,28 @@ def test_modes_become_8bit_rgb_with_transparency_on_white():
     assert np.asarray(to_rgb(rgba)).reshape(-1, 3).tolist() == [[255, 255, 255]] * 4
     deep = Image.fromarray(np.array([[0, 65535]], dtype=np.uint16))
     assert np.asarray(to_rgb(deep))[0].tolist() == [[0, 0, 0], [255, 255, 255]]
+
+
+def _idx(path: Path, arr: np.ndarray) -> None:
+    header = bytes([0, 0, 8, arr.ndim]) + b"".join(d.to_bytes(4, "big") for d in arr.shape)
+    with gzip.open(path, "wb") as fh:
+        fh.write(header + arr.astype(np.uint8).tobytes())
+
+
+def test_training_set_without_url_loads_from_the_second_root(roots):
+    folder = roots[1] / "tiny"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    files = {}
+    for split, n in (("train", 12), ("test", 4)):
+        _idx(folder / f"{split}-images.gz", rng.integers(0, 255, (n, 28, 28)))
+        _idx(folder / f"{split}-labels.gz", np.arange(n) % 10)
+        for kind in ("images", "labels"):
+            name = f"{split}-{kind}.gz"
+            files[f"{split}_{kind}"] = {"name": name, "sha256": sha256sum(folder / name),
+                                        "mirror": f"tiny/{name}"}  # fmt: skip
+    spec = {"id": "tiny", "loader": "idx", "n_classes": 10, "files": files,
+            "input": {"channels": 1, "size": 28, "mean": [0.5], "std": [0.25]}}  # fmt: skip
+    (specs.ROOT / "trainsets" / "tiny.yaml").write_text(yaml.safe_dump(spec))
+    data = load_trainset("tiny")
+    assert data["x_train"].shape == (12, 28, 28, 1) and data["y_test"].tolist() == [0, 1, 2, 3]
