@@ -75,7 +75,10 @@ def _display(g: pd.DataFrame) -> pd.DataFrame:
     """Ranking rows for the report: '=' marks a rank tied with another rule, rank CI as text."""
     g = g.copy()
     tied = g["tied_with"].fillna("").astype(str) != ""
-    g["rank"] = g["rank"].astype(str) + np.where(tied, "=", "")
+    g["rank"] = [
+        f"{r:.0f}{'=' if t else ''}" if pd.notna(r) else "–"
+        for r, t in zip(g["rank"], tied, strict=True)
+    ]
     lo, hi = g.get("rank_ci_low"), g.get("rank_ci_high")
     g["rank 95% CI"] = [
         f"{a:.0f}–{b:.0f}" if pd.notna(a) and pd.notna(b) else "–"

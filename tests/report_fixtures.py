@@ -81,37 +81,23 @@ def make_run(
             table = pd.DataFrame(rows.values())
             table["rank"] = table["score"].rank(ascending=False, method="min")
             table["rank_ci_low"], table["rank_ci_high"] = table["rank"], table["rank"] + 1
-            pw = []
+            pw, p_fdr = [], {}
             if n_subj > 1:
                 ok = [r for r in everyone if rows[r]["reached"]]
                 for a, b in itertools.combinations(sorted(ok), 2):
                     diff = rows[a]["score"] - rows[b]["score"]
                     p = 1e-4 if abs(diff) > 0.05 else 0.4
+                    p_fdr[(a, b)] = p_fdr[(b, a)] = min(1.0, 2 * p)
                     pw.append({**{k: rows[a][k] for k in ("match", "trainset", "arch",
                                "recording", "roi", "method")}, "rule_a": a, "rule_b": b,
-                               "diff": diff, "p": p, "p_fdr": min(1.0, 2 * p),
-                               "significant": 2 * p < 0.05})  # fmt: skip
+                               "diff": diff, "p": p, "p_fdr": p_fdr[(a, b)],
+                               "significant": p_fdr[(a, b)] < 0.05})  # fmt: skip
             pw = pd.DataFrame(pw)
             for other in everyone:
-                col = []
-                for rule in table["rule"]:
-                    hit = (
-                        pw[
-                            ((pw["rule_a"] == rule) & (pw["rule_b"] == other))
-                            | ((pw["rule_b"] == rule) & (pw["rule_a"] == other))
-                        ]  # fmt: skip
-                        if len(pw)
-                        else pw
-                    )
-                    col.append(float(hit["p_fdr"].iloc[0]) if len(hit) else np.nan)
-                table[f"p_fdr_vs_{other}"] = col
+                table[f"p_fdr_vs_{other}"] = [p_fdr.get((r, other), np.nan) for r in table["rule"]]
             table["tied_with"] = [
-                ";".join(
-                    o
-                    for o in everyone
-                    if o != r and np.isfinite(p_ := table.loc[i, f"p_fdr_vs_{o}"]) and p_ >= 0.05
-                )  # fmt: skip
-                for i, r in enumerate(table["rule"])
+                ";".join(o for o in everyone if p_fdr.get((r, o), 0.0) >= 0.05)
+                for r in table["rule"]
             ]
             ranking.append(table)
             pairwise.append(pw)
