@@ -91,7 +91,30 @@ def _display(g: pd.DataFrame) -> pd.DataFrame:
     for col in ("p_perm_max", "rank_stability_w"):
         if col not in g:
             g[col] = np.nan
+    g["network"] = g["arch"] + "/" + g["trainset"]
+    g["score [95% CI]"] = [
+        f"{s:.3f} [{a:.3f}, {b:.3f}]" if pd.notna(s) else "–"
+        for s, a, b in zip(g["score"], g["ci_low"], g["ci_high"], strict=True)
+    ]
+    g["tied"] = [len(t.split(";")) if t else 0 for t in g["tied_with"].fillna("").astype(str)]
     return g
+
+
+def _ceiling_note(g: pd.DataFrame) -> str:
+    lo, hi = g["noise_ceiling_low"].mean(), g["noise_ceiling_high"].mean()
+    if not np.isfinite(hi):
+        return "no noise ceiling (one group RDM)"
+    return f"noise ceiling {lo:.3f} (lower) – {hi:.3f} (upper)"
+
+
+def _compact(g: pd.DataFrame) -> pd.DataFrame:
+    """Rule x network table of 'score (rank)' for comparators shown without figures."""
+    g = _display(g)
+    g["cell"] = [
+        f"{s:.3f} ({r})" if pd.notna(s) else "–" for s, r in zip(g["score"], g["rank"], strict=True)
+    ]
+    wide = g.pivot_table("cell", ["kind", "rule"], "network", aggfunc="first").reset_index()
+    return wide.sort_values(["kind", "rule"], ascending=[False, True])
 
 
 def encoding_summary(enc: pd.DataFrame) -> pd.DataFrame:
@@ -192,9 +215,8 @@ def _rankings(rep, figs, inp: Inputs, ranking: pd.DataFrame, pairwise: pd.DataFr
     rep.open_details("Rankings per recording and ROI")
     rep.paragraph(METHOD_NOTE, "note")
     cols = [
-        "trainset", "arch", "rule", "kind", "rank", "rank 95% CI", "score", "ci_low", "ci_high",
-        "score_nc", "noise_ceiling_low", "noise_ceiling_high", "best_layer", "p_perm_max",
-        "rank_stability_w", "tied_with",
+        "network", "rule", "kind", "rank", "rank 95% CI", "score [95% CI]", "score_nc",
+        "best_layer", "p_perm_max", "tied", "reached",
     ]  # fmt: skip
     scores = inp.scores
     for (rec, roi), place in ranking.groupby(["recording", "roi"], sort=True):
@@ -204,11 +226,14 @@ def _rankings(rep, figs, inp: Inputs, ranking: pd.DataFrame, pairwise: pd.DataFr
             rep.heading(f"{rec} · {roi} · {method}", 4)
             for match, g in place[place["method"] == method].groupby("match", sort=False):
                 g = g.sort_values(["trainset", "arch", "rank"])
+                rep.raw(f"<p><b>{MATCH_LABEL[match]}</b> · {_ceiling_note(g)}</p>")
+                if method != main:
+                    rep.raw(table(_compact(g)))
+                    continue
                 shown = _display(g)
-                if match == "accuracy":
-                    shown["reached"] = g["reached"].to_numpy()
-                rep.raw(f"<p><b>{MATCH_LABEL[match]}</b></p>")
-                rep.raw(table(shown[[c for c in cols + ["reached"] if c in shown]]))
+                if match != "accuracy":
+                    shown = shown.drop(columns="reached")
+                rep.raw(table(shown[[c for c in cols if c in shown]]))
                 missing = sorted(g.loc[~g["reached"], "rule"].unique())
                 if missing:
                     rep.paragraph(
@@ -251,8 +276,10 @@ def _rankings(rep, figs, inp: Inputs, ranking: pd.DataFrame, pairwise: pd.DataFr
                 rep.raw(img_tag(figs[name], name))
         rep.close_details()
     rep.paragraph(
-        "Every pairwise test (difference, p, FDR-corrected p) is in results/pairwise.csv; "
-        "comparators other than the first are shown as tables only.",
+        f"Tables: '=' after a rank and 'tied' (how many rules) mark differences that are not "
+        f"significant; the full rows (every p_fdr_vs_<rule>, tied_with) are in results/ranking.csv "
+        f"and every pairwise test in results/pairwise.csv. Comparators other than {main} are "
+        "shown as 'score (rank)' per network, without figures.",
         "note",
     )
     rep.close_details()
@@ -334,10 +361,28 @@ def _training(rep: Report, figs: dict[str, bytes], inp: Inputs, ranking: pd.Data
     rep.close_details()
 
 
+MODEL_RDM_PANELS = 12
+
+
+def _top_rules(best: pd.DataFrame, n: int) -> list[str]:
+    """The untrained net and the ``n - 1`` rules with the highest mean best-layer score."""
+    mean = best.groupby("rule")["score"].mean().sort_values(ascending=False)
+    top = [r for r in mean.index if r != "random"][: n - 1]
+    return top + (["random"] if "random" in mean.index else [])
+
+
+def _rule_order(path: str, shown: list[str]) -> int:
+    m = RUN_PATH.search(path)
+    return shown.index(m["rule"]) if m and m["rule"] in shown else len(shown)
+
+
 def _rdms(rep, figs, inp: Inputs, stimuli: Callable[[str], StimulusSet]) -> None:
     rep.open_details("RDMs")
     rep.paragraph(
-        "Percentile-ranked RDMs; the coloured bars along the edges mark the stimulus groups.",
+        "Percentile-ranked RDMs; the coloured bars along the edges mark the stimulus groups. "
+        f"Model RDMs: the untrained network and the {MODEL_RDM_PANELS - 1} rules with the "
+        "highest mean best-layer Spearman score per network, at their best layer (every "
+        "rule's RDMs are in results/rdms/).",
         "note",
     )
     brain_rdms, groups = {}, {}
@@ -355,13 +400,19 @@ def _rdms(rep, figs, inp: Inputs, stimuli: Callable[[str], StimulusSet]) -> None
         rep.raw(img_tag(figs["rdms_brain"], "brain RDMs"))
     best = inp.scores[(inp.scores["layer"] == BEST) & (inp.scores["method"] == "spearman")]
     for (arch, trainset), g in best.groupby(["arch", "trainset"]):
+        shown = _top_rules(g, MODEL_RDM_PANELS)
         panel, panel_groups = {}, {}
-        for path in sorted(inp.model_rdms):
+        for path in sorted(inp.model_rdms, key=lambda p: _rule_order(p, shown)):
             m = RUN_PATH.search(path)
-            if not m or (m["arch"], m["trainset"], m["seed"]) != (
-                arch,
-                trainset,
-                str(g["seed"].min()),
+            if (
+                not m
+                or m["rule"] not in shown
+                or (m["arch"], m["trainset"], m["seed"])
+                != (
+                    arch,
+                    trainset,
+                    str(g["seed"].min()),
+                )
             ):
                 continue
             with np.load(path) as data:

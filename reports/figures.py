@@ -80,7 +80,8 @@ def layer_profiles(scores: pd.DataFrame, title: str, controls: tuple[str, ...] =
     peak = per_layer.groupby(["rule", "layer"])["score"].mean().groupby("rule").max()
     ranked = [r for r in peak.sort_values(ascending=False).index if r not in controls]
     top = ranked[:N_HIGHLIGHT]
-    colors = rule_colors(top)
+    palette = plt.get_cmap("tab10").colors
+    colors = {r: palette[i] for i, r in enumerate(top)}
     for ax, (arch, trainset) in zip(axes.ravel(), panels, strict=False):
         g = per_layer[(per_layer["arch"] == arch) & (per_layer["trainset"] == trainset)]
         for rule, rg in g.groupby("rule"):
@@ -116,7 +117,7 @@ def layer_profiles(scores: pd.DataFrame, title: str, controls: tuple[str, ...] =
     for ax in axes.ravel():
         for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(lab, h)
-    labels = list(handles)
+    labels = sorted(handles, key=lambda k: top.index(k) if k in top else N_HIGHLIGHT + len(k))
     fig.legend([handles[k] for k in labels], labels, loc="outside right upper", fontsize=8,
                frameon=False)  # fmt: skip
     fig.suptitle(title, fontsize=11)
@@ -134,7 +135,8 @@ def _group_spans(groups: list[str]) -> list[tuple[str, int, int]]:
 
 
 def group_colors(groups: list[str]) -> dict[str, tuple]:
-    names = sorted({g for g in groups if g})
+    """A tab10 colour per group name, in order of first appearance."""
+    names = list(dict.fromkeys(g for g in groups if g))
     palette = plt.get_cmap("tab10").colors
     return {g: palette[i % len(palette)] for i, g in enumerate(names)}
 

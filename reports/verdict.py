@@ -145,12 +145,12 @@ def verdict_lines(cells: dict[tuple, Cell], n_networks: dict[tuple, int]) -> lis
 
 def _winners_text(line: dict) -> str:
     if not line["tested"]:
-        return "no test possible (one group RDM: no between-subject variability to test with)"
+        return "not testable (one group RDM: no between-subject variability)"
     if not line["winners"]:
         return "none"
     parts = []
     for rule, nets in line["winners"]:
-        share = f"{len(nets)}/{line['n_networks']} networks" if line["n_networks"] > 1 else nets[0]
+        share = f"{len(nets)}/{line['n_networks']}" if line["n_networks"] > 1 else nets[0]
         parts.append(f"<b>{html.escape(rule)}</b> ({html.escape(share)})")
     return ", ".join(parts)
 
@@ -226,7 +226,7 @@ def verdict_html(ranking: pd.DataFrame, alpha: float = 0.05) -> tuple[str, str]:
         f'<p class="note">Listed: rules whose best-layer {html.escape(method)} score is above the '
         f"untrained network's and the best control's, both differences significant "
         f"(FDR-corrected p &lt; {alpha:g}); in parentheses, in how many of the networks "
-        "(architecture/training set) that holds. Controls: "
+        "(architecture/training set) that holds, best first. Controls: "
         f"{html.escape(', '.join(sorted(set(ranking.loc[ranking['kind'] == 'control', 'rule']))))}.</p>"
     )
     return body, method

@@ -29,10 +29,10 @@ def test_verdict_names_rules_above_every_control_per_recording_and_match(tmp_pat
     assert method == "spearman"
     rows = _verdict_rows(page)
     examples, accuracy = rows["rec-a · IT"]
-    assert examples.startswith("<b>bp</b> (mnist/mlp)".replace("mnist/mlp", "mlp/mnist"))
+    assert examples.startswith("<b>bp</b> (mlp/mnist)")
     assert "fa" in examples and "above the untrained net only: fa" in examples  # not above gabor
     assert "never reached the accuracy: ff" in accuracy and "ff" not in examples
-    assert "no test possible" in rows["rec-one · IT"][0]  # one group RDM: no pairwise tests
+    assert "not testable" in rows["rec-one · IT"][0]  # one group RDM: no pairwise tests
     assert "bp in 2 of 2 recordings/ROIs" in page
 
 
@@ -76,6 +76,7 @@ def test_summary_cells_are_noise_ceiling_normalised_means_with_marks(tmp_path):
         "bp" in c.beats_controls for k, c in cells.items() if k[:3] == ("examples", "rec-a", "IT")
     )
     assert n_bp == 2
+    assert "<b>bp</b> (2/2)" in verdict_html(ranking)[0]  # both networks
 
 
 @pytest.fixture(scope="module")
