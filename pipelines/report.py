@@ -395,7 +395,8 @@ def _rdms(rep, figs, inp: Inputs, stimuli: Callable[[str], StimulusSet]) -> None
             groups[key] = g
     if brain_rdms:
         figs["rdms_brain"] = figure_png(
-            figures.rdm_grid(brain_rdms, "Brain RDMs (subject mean, percentile)", groups=groups)
+            figures.rdm_grid(brain_rdms, "Brain RDMs (subject mean, percentile)", groups=groups),
+            dpi=90,
         )
         rep.raw(img_tag(figs["rdms_brain"], "brain RDMs"))
     best = inp.scores[(inp.scores["layer"] == BEST) & (inp.scores["method"] == "spearman")]
@@ -427,7 +428,8 @@ def _rdms(rep, figs, inp: Inputs, stimuli: Callable[[str], StimulusSet]) -> None
             figs[name] = figure_png(
                 figures.rdm_grid(
                     panel, f"Model RDMs, best layer ({arch}, {trainset})", groups=panel_groups
-                )
+                ),
+                dpi=90,
             )
             rep.raw(img_tag(figs[name], name))
     rep.close_details()

@@ -155,7 +155,7 @@ def rdm_grid(
     n = len(rdms)
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.9 * ncols, 2.05 * nrows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.7 * ncols, 1.85 * nrows + 0.4), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     all_groups = [g for gs in (groups or {}).values() for g in gs]
@@ -194,7 +194,7 @@ def rdm_grid(
 
 
 def significance_matrix(ranking: pd.DataFrame, pairwise: pd.DataFrame, title: str) -> plt.Figure:
-    """Pairwise rule differences (row minus column), one panel per (arch, trainset).
+    """Pairwise rule differences (row minus column, lower triangle), one panel per (arch, trainset).
 
     Rules are ordered by rank; ``*`` marks differences significant after FDR correction, blank
     cells were not tested (e.g. single-RDM recordings).
@@ -222,6 +222,8 @@ def significance_matrix(ranking: pd.DataFrame, pairwise: pd.DataFrame, title: st
                 i, j = pos[row.rule_a], pos[row.rule_b]
                 diff[i, j], diff[j, i] = row.diff, -row.diff
                 sig[i, j] = sig[j, i] = bool(row.significant)
+        diff[np.triu_indices(len(rules))] = np.nan  # antisymmetric: the lower triangle says it all
+        sig &= np.tril(np.ones_like(sig), -1).astype(bool)
         im = ax.imshow(diff, cmap="RdBu_r", vmin=-vmax, vmax=vmax or 1.0)
         for i, j in zip(*np.nonzero(sig), strict=True):
             ax.text(j, i, "*", ha="center", va="center", fontsize=8)
