@@ -260,7 +260,8 @@ def _rankings(rep, figs, inp: Inputs, ranking: pd.DataFrame, pairwise: pd.DataFr
                             ok,
                             pw,
                             f"Pairwise differences: {rec} {roi} ({method}, {MATCH_LABEL[match]})",
-                        )
+                        ),
+                        dpi=80,
                     )
                     rep.raw(img_tag(figs[name], name))
             s = scores[
