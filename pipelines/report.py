@@ -32,7 +32,8 @@ QUESTION = (
 SETUP = (
     "Each rule trains the same architectures on the same images; every layer's representational "
     "dissimilarity matrix (RDM, 1 − Pearson r) on the recordings' stimuli is compared with the "
-    "brain RDMs. Rules are compared at matched examples seen and at matched task accuracy."
+    "brain RDMs. Rules are compared at matched examples seen and, where the ranking has it, at "
+    "matched task accuracy."
 )
 CONTROL_NOTES = {
     "random": "the untrained network: same architecture, random initialisation, no learning",

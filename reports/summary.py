@@ -64,7 +64,7 @@ def summary_figure(
     vmax = float(np.nanmax(vals)) if np.isfinite(vals).any() else 1.0
     vmin = min(0.0, float(np.nanmin(vals)) if np.isfinite(vals).any() else 0.0)
     width = 1.6 + len(matches) * (0.42 * len(places) + 0.4)
-    height = 1.9 + 0.19 * len(rows)
+    height = max(3.4, 1.9 + 0.19 * len(rows))
     fig, axes = plt.subplots(
         1, len(matches), figsize=(width, height), squeeze=False, sharey=True, layout="constrained"
     )
@@ -97,7 +97,7 @@ def summary_figure(
         if label.get_text() in controls:
             label.set_fontstyle("italic")
             label.set_color("0.35")
-    fig.colorbar(im, ax=axes, shrink=0.6, label=f"{method} / noise ceiling (mean over networks)")
+    fig.colorbar(im, ax=axes, shrink=0.6, aspect=25, label=f"{method} / noise ceiling")
     fig.suptitle(
         title or "Brain similarity by rule (controls in italics, below the line)", fontsize=10
     )
