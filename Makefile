@@ -3,8 +3,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CORES  ?= all
 MIRROR := $(abspath ../shared/mirror)
+# Data roots, searched in order (os.pathsep-separated): yours first, then the shared mirror.
 ifneq ($(wildcard $(MIRROR)),)
-export BIOALIGN_DATA_MIRROR ?= $(MIRROR)
+export BIOALIGN_DATA_MIRROR := $(if $(BIOALIGN_DATA_MIRROR),$(BIOALIGN_DATA_MIRROR):$(MIRROR),$(MIRROR))
 endif
 
 .PHONY: run test lint report push pull clean-results

@@ -1,9 +1,11 @@
-"""Download layer: every file has a public URL and a sha256; a local mirror is tried first.
+"""Download layer: every file has a sha256 and, if public, a URL; local data roots are tried first.
 
-``BIOALIGN_DATA_MIRROR`` names a directory laid out like the public sources
-(``<mirror>/<dataset>/<file>``); ``BIOALIGN_DATA_CACHE`` the ignored cache that files are copied or
-downloaded into (default ``data/raw`` under the working directory). pooch does the download, the
-atomic write and the hash check; a mismatch becomes a ``DataIntegrityError`` naming the file.
+``BIOALIGN_DATA_MIRROR`` lists one or more data roots separated by ``os.pathsep`` (``:`` on
+POSIX), searched in order, each laid out like the public sources (``<root>/<dataset>/<file>``, or
+the entry's ``mirror`` path). A file without a ``url`` (private data) must be under one of them.
+``BIOALIGN_DATA_CACHE`` is the ignored cache that files are copied or downloaded into (default
+``data/raw`` under the working directory). pooch does the download, the atomic write and the hash
+check; a mismatch becomes a ``DataIntegrityError`` naming the file.
 """
 
 from __future__ import annotations
@@ -28,21 +30,25 @@ CACHE_ENV = "BIOALIGN_DATA_CACHE"
 
 @dataclass(frozen=True)
 class FileSpec:
-    """One public file. ``mirror`` is its path under the mirror/cache root (``<dataset>/<name>``).
+    """One data file. ``mirror`` is its path under a data root and the cache (``<dataset>/<name>``).
+
+    ``url`` is ``None`` for a file that exists only under a data root (``BIOALIGN_DATA_MIRROR``).
 
     ``hash_of="gunzip"`` means ``sha256`` is of the decompressed content (for sources that
     re-compress identical data, e.g. MNIST).
     """
 
     name: str
-    url: str
+    url: str | None
     sha256: str
     mirror: str
     hash_of: str = "file"
 
     @classmethod
     def from_dict(cls, d: dict, dataset: str, where: str = "") -> FileSpec:
-        missing = [k for k in ("name", "url", "sha256") if k not in d]
+        if not isinstance(d, dict):
+            raise DataUnavailableError(f"{where}: a file entry must be a mapping, got {d!r}")
+        missing = [k for k in ("name", "sha256") if k not in d]
         if missing:
             raise DataUnavailableError(f"{where}: file entry {d!r} lacks {missing}")
         if d.get("hash_of", "file") not in ("file", "gunzip"):
@@ -69,7 +75,7 @@ class FileSpec:
             )
         return cls(
             name=d["name"],
-            url=d["url"],
+            url=d.get("url") or None,
             sha256=str(d["sha256"]).lower(),
             mirror=d.get("mirror", f"{dataset}/{d['name']}"),
             hash_of=d.get("hash_of", "file"),
@@ -80,9 +86,31 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV, "data/raw")).resolve()
 
 
-def mirror_dir() -> Path | None:
-    value = os.environ.get(MIRROR_ENV)
-    return Path(value).resolve() if value else None
+def mirror_roots() -> list[Path]:
+    """The data roots of ``BIOALIGN_DATA_MIRROR`` (``os.pathsep``-separated), in search order."""
+    value = os.environ.get(MIRROR_ENV, "")
+    roots = []
+    for part in value.split(os.pathsep):
+        root = Path(part).expanduser().resolve() if part.strip() else None
+        if root is not None and root not in roots:
+            roots.append(root)
+    return roots
+
+
+def find_in_roots(spec: FileSpec) -> Path | None:
+    """The first data root's copy of ``spec`` (``<root>/<spec.mirror>``), or None."""
+    for root in mirror_roots():
+        local = root / spec.mirror
+        if local.is_file():
+            return local
+    return None
+
+
+def _searched(spec: FileSpec) -> str:
+    roots = mirror_roots()
+    if not roots:
+        return f"no data root is set ({MIRROR_ENV} is empty)"
+    return "searched " + ", ".join(str(r / spec.mirror) for r in roots)
 
 
 def sha256sum(path: Path, gunzip: bool = False) -> str:
@@ -96,15 +124,14 @@ def sha256sum(path: Path, gunzip: bool = False) -> str:
 
 
 class _MirrorFirst:
-    """pooch downloader: copy from the mirror when it holds the file, else HTTP."""
+    """pooch downloader: copy from the first data root that holds the file, else HTTP."""
 
     def __init__(self, spec: FileSpec):
         self.spec = spec
 
     def __call__(self, url: str, output_file, pooch_obj, check_only: bool = False):
-        mirror = mirror_dir()
-        local = mirror / self.spec.mirror if mirror else None
-        if local is not None and local.is_file():
+        local = find_in_roots(self.spec)
+        if local is not None:
             if check_only:
                 return True
             if hasattr(output_file, "write"):
@@ -113,18 +140,20 @@ class _MirrorFirst:
             else:
                 shutil.copyfile(local, output_file)
             return None
+        if self.spec.url is None:
+            raise DataUnavailableError(
+                f"{self.spec.name}: not found under any data root and it has no url to download "
+                f"it from ({_searched(self.spec)}); put it there or add its root to "
+                f"{MIRROR_ENV} (os.pathsep-separated)"
+            )
         try:
             return pooch.HTTPDownloader(progressbar=False)(
                 url, output_file, pooch_obj, check_only=check_only
             )
         except Exception as err:  # network errors come in many types
-            where = (
-                f" nor at {local}"
-                if local is not None
-                else f" (set {MIRROR_ENV} to a local mirror)"
-            )
             raise DataUnavailableError(
-                f"{self.spec.name}: could not be downloaded from {url} ({type(err).__name__}: {err}),{where}"
+                f"{self.spec.name}: could not be downloaded from {url} ({type(err).__name__}: "
+                f"{err}), nor found under a data root ({_searched(self.spec)})"
             ) from err
 
 
@@ -137,7 +166,7 @@ def fetch(spec: FileSpec) -> Path:
     try:
         path = Path(
             pooch.retrieve(
-                spec.url,
+                spec.url or f"local:{spec.mirror}",
                 known_hash=f"sha256:{spec.sha256}",
                 fname=target.name,
                 path=target.parent,
@@ -173,7 +202,7 @@ def _fetch_gunzip(spec: FileSpec, target: Path) -> Path:
     incoming.unlink(missing_ok=True)
     path = Path(
         pooch.retrieve(
-            spec.url,
+            spec.url or f"local:{spec.mirror}",
             known_hash=None,
             fname=incoming.name,
             path=incoming.parent,
@@ -204,9 +233,10 @@ def _quarantine(path: Path, spec: FileSpec) -> Path:
 
 
 def _bad_hash(spec: FileSpec, what: str) -> str:
-    mirror = mirror_dir()
-    src = mirror / spec.mirror if mirror and (mirror / spec.mirror).is_file() else spec.url
-    return (
-        f"{spec.name}: refused, {what} (expected sha256 {spec.sha256}; source {src}). "
+    src = find_in_roots(spec) or spec.url
+    fix = (
         f"Replace it with an intact copy from {spec.url}."
+        if spec.url
+        else "Replace it with an intact copy, or correct the sha256 if the file changed."
     )
+    return f"{spec.name}: refused, {what} (expected sha256 {spec.sha256}; source {src}). {fix}"

@@ -38,3 +38,50 @@ def model_input(images: np.ndarray, input_spec: dict) -> torch.Tensor:
     """Images in a training set's input format (``input`` block of its spec)."""
     resized = resize_images(images, int(input_spec["size"]), int(input_spec["channels"]))
     return to_tensor(resized, input_spec["mean"], input_spec["std"])
+
+
+RESIZE_METHOD = "shorter-side-centre-crop"
+ASPECT_TOLERANCE = 0.05
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """An 8-bit RGB copy of any PIL image mode.
+
+    Transparency (RGBA, LA, palette with transparency) is composited on white; 16-bit and float
+    grey images are scaled from their full range (65535, or the image's min..max) to 0..255.
+    """
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        if img.mode.startswith("I;16"):
+            arr = arr / 65535.0
+        else:
+            lo, hi = float(arr.min()), float(arr.max())
+            arr = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
+        img = Image.fromarray(np.round(arr * 255).astype(np.uint8), mode="L")
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def shorter_side_centre_crop(img: Image.Image, size: int) -> Image.Image:
+    """Scale so the shorter side is ``size`` px (Lanczos), then crop the centred size x size square.
+
+    Keeps the aspect ratio (no distortion); loses the borders of the longer side.
+    """
+    w, h = img.size
+    scale = size / min(w, h)
+    new = (max(size, round(w * scale)), max(size, round(h * scale)))
+    if new != (w, h):
+        img = img.resize(new, Image.Resampling.LANCZOS)
+    left, top = (new[0] - size) // 2, (new[1] - size) // 2
+    return img.crop((left, top, left + size, top + size))
+
+
+def aspect_spread(sizes: Sequence[tuple[int, int]]) -> float:
+    """Relative spread of width/height ratios: max/min - 1 (0 when all are equal)."""
+    ratios = [w / h for w, h in sizes]
+    return max(ratios) / min(ratios) - 1.0

@@ -2,7 +2,8 @@
 
 Snakemake's steps fetch what they need on demand; this step exists for DVC, which versions the
 raw-data cache (``data/raw``) as the output of its ``data`` stage, and for users who want every
-file before going offline. The inventory names each file, its source URL and its sha256.
+file before going offline. The inventory names each file, its source URL (none for a file
+found only under a data root) and its sha256.
 """
 
 from __future__ import annotations
@@ -24,16 +25,16 @@ def file_specs() -> list[tuple[str, FileSpec]]:
     for kind in ("trainsets", "stimuli"):
         for path in sorted((ROOT / kind).glob("*.yaml")):
             spec = load_spec(kind, path.stem)
+            entries = list((spec.get("files") or {}).values()) + list(spec.get("images") or [])
             specs += [
-                (spec["id"], FileSpec.from_dict(e, spec["id"], spec["_path"]))
-                for e in (spec.get("files") or {}).values()
+                (spec["id"], FileSpec.from_dict(e, spec["id"], spec["_path"])) for e in entries
             ]
     for rec_id, path in manifest_paths().items():
         man = load_manifest(path)
         specs += [
             (rec_id, FileSpec.from_dict(e, rec_id, str(path)))
             for e in man.get("files") or []
-            if "url" in e and "sha256" in e
+            if "sha256" in e
         ]
     return specs
 

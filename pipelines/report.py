@@ -3,44 +3,47 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from analyses.scoring import BEST
-from brain_data.stimuli import load_stimuli
+from brain_data.stimuli import StimulusSet, load_stimuli
 from models import registry
 from pipelines._io import atomic_path, run_main, setup_logging
-from pipelines.encode import reliability_note
 from pipelines.fetch import file_specs
 from reports import figures, sections
 from reports.html import Report, figure_png, img_tag, table
+from reports.rankings import rankings_section
+from reports.summary import summary_figure
 from reports.timecourse import timecourse_figures
 from reports.trajectories import trajectory_section
+from reports.verdict import assess_all, normalise_ranking, verdict_html
 
 QUESTION = (
-    "Which biologically plausible learning rule produces representations most like the human "
-    "brain's? Each rule trains the same architectures on the same images; every layer's "
-    "representational dissimilarity matrix (RDM, 1 − Pearson r) on the recordings' stimuli "
-    "is compared with the brain RDMs."
+    "Which biologically plausible learning rules produce representations more like the human "
+    "brain's than an untrained network and simple control models do?"
 )
-METHOD_NOTE = (
-    "Scores: 'spearman', 'kendall' (tau-a), 'pearson' and 'whitened' (covariance-weighted "
-    "correlation) are means over subjects of the comparator between model and brain RDMs "
-    "(rsatoolbox definitions); 'r2_spearman' is the Algonauts 2019 score (mean squared Spearman "
-    "r; score_nc divides it by the upper noise ceiling). Rankings use the best layer chosen by "
-    "leave-one-subject-out cross-validation (for single-RDM recordings: on random stimulus "
-    "halves), averaged over seeds. Intervals: 95 % bootstrap over subjects (single-RDM "
-    "recordings: over stimuli); the rank interval bootstraps the ranks, redoing the layer choice "
-    "in every resample. Pairwise tests: t statistics with the variance of the paired bootstrap "
-    "difference, Benjamini-Hochberg corrected across every comparison; '=' after a rank and "
-    "'tied_with' mark rules whose difference is not significant. p_perm_max: the largest, over "
-    "seeds, stimulus-label permutation p-value of the best-layer score against zero. Seed "
-    "stability: Kendall's W between the per-seed rankings (– with one seed)."
+SETUP = (
+    "Each rule trains the same architectures on the same images; every layer's representational "
+    "dissimilarity matrix (RDM, 1 − Pearson r) on the recordings' stimuli is compared with the "
+    "brain RDMs. Rules are compared at matched examples seen and, where the ranking has it, at "
+    "matched task accuracy."
 )
+CONTROL_NOTES = {
+    "random": "the untrained network: same architecture, random initialisation, no learning",
+    "pixels": "raw pixel values of the images",
+    "luminance": "mean luminance of the images",
+    "colour": "colour statistics of the images",
+    "gabor": "a Gabor-energy (V1-like) model of the images",
+    "category": "the stimulus categories (same / different group)",
+}
 ENCODING_NOTE = (
     "Cross-validated ridge (penalty per channel, PCA-reduced features) from each layer to every "
     "voxel/vertex; r_mean is the channel-mean correlation of held-out predictions, averaged over "
@@ -55,26 +58,6 @@ RUN_PATH = re.compile(
 
 def _slug(*parts: str) -> str:
     return "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", p) for p in parts)
-
-
-def _display(g: pd.DataFrame) -> pd.DataFrame:
-    """Ranking rows for the report: '=' marks a rank tied with another rule, rank CI as text."""
-    g = g.copy()
-    tied = g["tied_with"].fillna("").astype(str) != ""
-    g["rank"] = g["rank"].astype(str) + np.where(tied, "=", "")
-    lo, hi = g.get("rank_ci_low"), g.get("rank_ci_high")
-    g["rank 95% CI"] = [
-        f"{a:.0f}–{b:.0f}" if pd.notna(a) and pd.notna(b) else "–"
-        for a, b in zip(
-            lo if lo is not None else [np.nan] * len(g),
-            hi if hi is not None else [np.nan] * len(g),
-            strict=True,
-        )
-    ]
-    for col in ("p_perm_max", "rank_stability_w"):
-        if col not in g:
-            g[col] = np.nan
-    return g
 
 
 def encoding_summary(enc: pd.DataFrame) -> pd.DataFrame:
@@ -106,13 +89,261 @@ def _model_rdm_reader(paths: list[str]):
     return read
 
 
-def _images(stimset: str) -> np.ndarray:
-    return load_stimuli(stimset).images
-
-
 def _datasets(brain: dict[str, dict]) -> set[str]:
     """Stimulus sets and training sets whose files the run used."""
     return {b["stimset"] for b in brain.values()} | {"mnist", "cifar10"}
+
+
+@dataclass
+class Inputs:
+    """Everything the report reads (tables as DataFrames; brain RDMs by recording)."""
+
+    title: str
+    scores: pd.DataFrame
+    ranking: pd.DataFrame
+    pairwise: pd.DataFrame
+    accuracy: pd.DataFrame
+    brain: dict[str, dict]
+    model_rdms: list[str]
+    curves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    config: dict = field(default_factory=dict)
+    timecourse: pd.DataFrame | None = None
+    peaks: pd.DataFrame | None = None
+    encoding: pd.DataFrame | None = None
+    trajectories: pd.DataFrame | None = None
+
+
+def read_brain(paths: list[str]) -> dict[str, dict]:
+    """``results/brain/<id>.npz`` (+ .json) -> id -> {meta, stimset, stimuli, rdms}."""
+    brain = {}
+    for path in paths:
+        meta = json.loads(Path(path).with_suffix(".json").read_text())
+        with np.load(path) as data:
+            brain[meta["id"]] = {
+                "meta": meta,
+                "stimset": meta["stimuli"],
+                "stimuli": data["stimuli"],
+                "rdms": {str(r): data[f"rdm_{r}"] for r in data["rois"]},
+            }
+    return brain
+
+
+def _with_match(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame if "match" in frame or not len(frame.columns) else frame.assign(match="examples")
+
+
+def _answer(rep: Report, figs: dict[str, bytes], ranking: pd.DataFrame, alpha: float) -> str:
+    """The first screen: the question, the verdict and the summary figure; returns the method."""
+    verdict, method = verdict_html(ranking, alpha)
+    cells = assess_all(ranking, method, alpha)
+    figs["summary"] = figure_png(summary_figure(ranking, cells, method))
+    rep.raw(f'<p class="question"><b>Question.</b> {QUESTION}</p>')
+    rep.raw(
+        '<section class="answer"><div class="verdict-box" id="verdict"><h2>Answer</h2>'
+        f"{verdict}</div><div>"
+        + img_tag(figs["summary"], "summary: rule x recording/ROI", "summary-figure")
+        + "</div></section>"
+    )
+    rep.paragraph(
+        f"{SETUP} Summary figure: best-layer {method} score divided by the recording's upper "
+        "noise ceiling, mean over networks (architecture/training set); † no noise ceiling (one "
+        "group RDM): raw score. A number counts the networks in which the rule is significantly "
+        "above the untrained network and the best control; grey: not reached or not run. Details "
+        "below (click to open).",
+        "note",
+    )
+    return method
+
+
+def _data_section(rep: Report, inp: Inputs, ranking: pd.DataFrame) -> None:
+    rep.open_details("Data")
+    rows = []
+    for rid, info in inp.brain.items():
+        meta = info["meta"]
+        for roi, roi_info in meta["rois"].items():
+            nc = ranking[(ranking["recording"] == rid) & (ranking["roi"] == roi)]
+            rows.append(
+                {
+                    "recording": rid,
+                    "modality": meta["modality"],
+                    "ROI": roi,
+                    "subjects": roi_info["n_subjects"],
+                    "stimuli": meta["n_stimuli"],
+                    "stimulus set": info["stimset"],
+                    "ceiling R² (upper)": nc.loc[
+                        nc["method"] == "r2_spearman", "noise_ceiling_high"
+                    ].mean(),
+                    "citation": meta.get("citation", ""),
+                    "note": meta.get("noise_ceiling_note", ""),
+                }
+            )
+    rep.raw(table(pd.DataFrame(rows)))
+    rep.close_details()
+
+
+def _rules_section(rep: Report, inp: Inputs, ranking: pd.DataFrame) -> None:
+    rep.open_details("Learning rules and controls")
+    cards = []
+    for r in sorted(
+        set(inp.accuracy["rule"]) | set(ranking.loc[ranking["kind"] == "rule", "rule"])
+    ):
+        try:
+            card = registry.get(r).card.as_dict()
+        except KeyError:
+            continue
+        cards.append(
+            {
+                "rule": r,
+                **{
+                    k: (", ".join(v) if isinstance(v, list) else v)
+                    for k, v in card.items()
+                    if k != "extra"
+                },
+            }  # fmt: skip
+        )
+    rep.raw(table(pd.DataFrame(cards)))
+    controls = sorted(set(ranking.loc[ranking["kind"] == "control", "rule"]))
+    if controls:
+        rep.heading("Controls", 3)
+        rep.raw(table(pd.DataFrame(
+            [{"control": c, "what": CONTROL_NOTES.get(c, "control model")} for c in controls]
+        )))  # fmt: skip
+    rep.close_details()
+
+
+def _training(rep: Report, figs: dict[str, bytes], inp: Inputs, ranking: pd.DataFrame) -> None:
+    """Accuracy table, per-epoch curves, accuracy vs brain score, brain score along training
+    (vs examples seen and vs test accuracy), seed spread and rank agreement across seeds."""
+    rep.open_details("Training")
+    acc = (
+        inp.accuracy.groupby(["rule", "arch", "trainset"])["test_accuracy"]
+        .mean()
+        .unstack(["arch", "trainset"])
+    )
+    rep.heading("Test accuracy", 3)
+    rep.raw(table(acc.reset_index()))
+    colors = figures.rule_colors(list(inp.accuracy["rule"].unique()))
+    examples = ranking[ranking["match"] == "examples"].drop(columns="match")
+    sections.training_section(rep, figs, inp.curves, inp.accuracy, examples, colors)
+    if inp.trajectories is not None:
+        trajectory_section(rep, figs, inp.trajectories, ranking)
+    rep.close_details()
+
+
+MODEL_RDM_PANELS = 12
+
+
+def _top_rules(best: pd.DataFrame, n: int) -> list[str]:
+    """The untrained net and the ``n - 1`` rules with the highest mean best-layer score."""
+    mean = best.groupby("rule")["score"].mean().sort_values(ascending=False)
+    top = [r for r in mean.index if r != "random"][: n - 1]
+    return top + (["random"] if "random" in mean.index else [])
+
+
+def _rule_order(path: str, shown: list[str]) -> int:
+    m = RUN_PATH.search(path)
+    return shown.index(m["rule"]) if m and m["rule"] in shown else len(shown)
+
+
+def _rdms(rep, figs, inp: Inputs, stimuli: Callable[[str], StimulusSet]) -> None:
+    rep.open_details("RDMs")
+    rep.paragraph(
+        "Percentile-ranked RDMs; the coloured bars along the edges mark the stimulus groups. "
+        f"Model RDMs: the untrained network and the {MODEL_RDM_PANELS - 1} rules with the "
+        "highest mean best-layer Spearman score per network, at their best layer (every "
+        "rule's RDMs are in results/rdms/).",
+        "note",
+    )
+    brain_rdms, groups = {}, {}
+    for rid, info in inp.brain.items():
+        g = list(np.asarray(stimuli(info["stimset"]).groups, dtype=object)[info["stimuli"]])
+        for roi, rdms in info["rdms"].items():
+            key = f"{rid} {roi}"
+            mean = rdms.mean(axis=0)
+            brain_rdms[key] = mean if mean.ndim == 2 else mean.mean(axis=0)  # time: average
+            groups[key] = g
+    if brain_rdms:
+        figs["rdms_brain"] = figure_png(
+            figures.rdm_grid(brain_rdms, "Brain RDMs (subject mean, percentile)", groups=groups),
+            dpi=90,
+        )
+        rep.raw(img_tag(figs["rdms_brain"], "brain RDMs"))
+    best = inp.scores[(inp.scores["layer"] == BEST) & (inp.scores["method"] == "spearman")]
+    for (arch, trainset), g in best.groupby(["arch", "trainset"]):
+        shown = _top_rules(g, MODEL_RDM_PANELS)
+        panel, panel_groups = {}, {}
+        for path in sorted(inp.model_rdms, key=lambda p: _rule_order(p, shown)):
+            m = RUN_PATH.search(path)
+            if (
+                not m
+                or m["rule"] not in shown
+                or (m["arch"], m["trainset"], m["seed"])
+                != (
+                    arch,
+                    trainset,
+                    str(g["seed"].min()),
+                )
+            ):
+                continue
+            with np.load(path) as data:
+                layers = [str(x) for x in data["layers"]]
+                chosen = g.loc[g["rule"] == m["rule"], "best_layer"]
+                layer = chosen.mode().iloc[0] if len(chosen) else layers[-1]
+                key = f"{m['rule']} · {layer}"
+                panel[key] = data["rdms"][layers.index(layer)]
+            panel_groups[key] = list(stimuli(Path(path).stem).groups)
+        if panel:
+            name = _slug("rdms", arch, trainset)
+            figs[name] = figure_png(
+                figures.rdm_grid(
+                    panel, f"Model RDMs, best layer ({arch}, {trainset})", groups=panel_groups
+                ),
+                dpi=90,
+            )
+            rep.raw(img_tag(figs[name], name))
+    rep.close_details()
+
+
+def build_report(
+    inp: Inputs, stimuli: Callable[[str], StimulusSet] = load_stimuli
+) -> tuple[str, dict[str, bytes]]:
+    """(HTML page, figure PNGs by name): the answer first, then collapsible details."""
+    stimuli = functools.lru_cache(maxsize=None)(stimuli)
+    ranking = normalise_ranking(inp.ranking)
+    pairwise = _with_match(inp.pairwise)
+    alpha = float((inp.config.get("rsa") or {}).get("alpha", 0.05))
+    figs: dict[str, bytes] = {}
+    rep = Report(inp.title)
+    main = _answer(rep, figs, ranking, alpha)
+    rankings_section(rep, figs, inp.scores, ranking, pairwise, main)
+    _data_section(rep, inp, ranking)
+    _rules_section(rep, inp, ranking)
+    _training(rep, figs, inp, ranking)
+    if inp.timecourse is not None:
+        rep.open_details("Time-resolved comparisons (M/EEG)")
+        for name, png in timecourse_figures(inp.timecourse, inp.peaks).items():
+            figs[name] = png
+            rep.raw(img_tag(png, name))
+        rep.close_details()
+    if inp.encoding is not None:
+        rep.open_details("Encoding models")
+        rep.paragraph(ENCODING_NOTE, "note")
+        rep.raw(table(encoding_summary(inp.encoding)))
+        rep.close_details()
+    _rdms(rep, figs, inp, stimuli)
+    rep.open_details("Representational geometry")
+    examples = ranking[(ranking["match"] == "examples") & (ranking["kind"] == "rule")]
+    sections.geometry_section(
+        rep, figs, inp.brain, _model_rdm_reader(inp.model_rdms), examples,
+        lambda s: stimuli(s).images,
+    )  # fmt: skip
+    rep.close_details()
+    rep.open_details("Provenance")
+    sections.provenance_section(
+        rep, inp.config, set(inp.brain) | _datasets(inp.brain), file_specs(), REPO
+    )
+    rep.close_details()
+    return rep.render(), figs
 
 
 def main() -> None:
@@ -129,195 +360,29 @@ def main() -> None:
     ap.add_argument("--trajectories", help="brain scores along training (results/trajectories.csv)")
     args = ap.parse_args()
     setup_logging(args.log)
-    scores, ranking = pd.read_csv(args.scores), pd.read_csv(args.ranking)
-    pairwise, accuracy = pd.read_csv(args.pairwise), pd.read_csv(args.accuracy)
-    figs: dict[str, bytes] = {}
-    rep = Report(args.title)
-    rep.paragraph(QUESTION)
-
-    rep.heading("Data")
-    rows = []
-    for path in args.brain:
-        meta = json.loads(Path(path).with_suffix(".json").read_text())
-        for roi, info in meta["rois"].items():
-            nc = ranking[(ranking["recording"] == meta["id"]) & (ranking["roi"] == roi)]
-            rows.append(
-                {
-                    "recording": meta["id"],
-                    "modality": meta["modality"],
-                    "ROI": roi,
-                    "subjects": info["n_subjects"],
-                    "stimuli": meta["n_stimuli"],
-                    "ceiling R² (upper)": nc.loc[
-                        nc["method"] == "r2_spearman", "noise_ceiling_high"
-                    ].mean(),
-                    "citation": meta.get("citation", ""),
-                    "note": meta.get("noise_ceiling_note", ""),
-                }
-            )
-    rep.raw(table(pd.DataFrame(rows)))
-
-    rep.heading("Learning rules")
-    cards = [
-        {
-            "rule": r,
-            **{
-                k: (", ".join(v) if isinstance(v, list) else v)
-                for k, v in registry.get(r).card.as_dict().items()
-                if k != "extra"
-            },
-        }
-        for r in sorted(accuracy["rule"].unique())
-    ]
-    rep.raw(table(pd.DataFrame(cards)))
-    rep.heading("Test accuracy")
-    acc = (
-        accuracy.groupby(["rule", "arch", "trainset"])["test_accuracy"]
-        .mean()
-        .unstack(["arch", "trainset"])
+    inp = Inputs(
+        title=args.title,
+        scores=pd.read_csv(args.scores),
+        ranking=pd.read_csv(args.ranking),
+        pairwise=pd.read_csv(args.pairwise),
+        accuracy=pd.read_csv(args.accuracy),
+        brain=read_brain(args.brain),
+        model_rdms=list(args.model_rdms),
+        curves=pd.read_csv(args.curves) if args.curves else pd.DataFrame(),
+        config=json.loads(args.config_json),
+        timecourse=pd.read_csv(args.timecourse) if args.timecourse else None,
+        peaks=pd.read_csv(args.peaks) if args.peaks else None,
+        encoding=pd.read_csv(args.encoding) if args.encoding else None,
+        trajectories=pd.read_csv(args.trajectories) if args.trajectories else None,
     )
-    rep.raw(table(acc.reset_index()))
-
-    rep.heading("Rankings")
-    rep.paragraph(METHOD_NOTE, "note")
-    cols = [
-        "trainset",
-        "arch",
-        "rule",
-        "rank",
-        "rank 95% CI",
-        "score",
-        "ci_low",
-        "ci_high",
-        "score_nc",
-        "noise_ceiling_low",
-        "noise_ceiling_high",
-        "best_layer",
-        "p_perm_max",
-        "rank_stability_w",
-        "tied_with",
-    ]
-    ranked = (
-        ranking[ranking["score"].notna()]
-        if "match" in ranking
-        else ranking.assign(match="examples")
-    )
-    for (match, rec, roi, method), g in ranked.groupby(
-        ["match", "recording", "roi", "method"], sort=True
-    ):
-        rep.heading(f"{rec} · {roi} · {method} · matched {match}", 3)
-        rep.raw(table(_display(g)[cols]))
-        name = _slug("scores", match, rec, roi, method)
-        figs[name] = figure_png(figures.score_bars(g, f"{rec} {roi} ({method})"))
-        rep.raw(img_tag(figs[name], name))
-        s = scores[
-            (scores["recording"] == rec)
-            & (scores["roi"] == roi)
-            & (scores["method"] == method)
-            & (scores.get("match", match) == match)
-        ]
-        name = _slug("layers", match, rec, roi, method)
-        figs[name] = figure_png(
-            figures.layer_profiles(s, f"Per-layer profile: {rec} {roi} ({method})")
-        )
-        rep.raw(img_tag(figs[name], name))
-        pw = pairwise[
-            (pairwise["recording"] == rec)
-            & (pairwise["roi"] == roi)
-            & (pairwise["method"] == method)
-            & (pairwise.get("match", match) == match)
-        ]
-        if len(pw):
-            name = _slug("significance", match, rec, roi, method)
-            figs[name] = figure_png(
-                figures.significance_matrix(g, pw, f"Pairwise differences: {rec} {roi} ({method})")
-            )
-            rep.raw(img_tag(figs[name], name))
-    if args.trajectories:
-        trajectory_section(rep, figs, pd.read_csv(args.trajectories), ranking)
-    if len(pairwise):
-        rep.heading("Pairwise tests")
-        rep.raw(table(pairwise, "{:.4f}"))
-    if args.timecourse:
-        rep.heading("Time-resolved comparisons (M/EEG)")
-        tc_figs = timecourse_figures(
-            pd.read_csv(args.timecourse), pd.read_csv(args.peaks) if args.peaks else None
-        )
-        for name, png in tc_figs.items():
-            figs[name] = png
-            rep.raw(img_tag(png, name))
-    if args.encoding:
-        rep.heading("Encoding models")
-        rep.paragraph(ENCODING_NOTE, "note")
-        enc = pd.read_csv(args.encoding)
-        if reliability_note(enc):
-            rep.paragraph(reliability_note(enc), "note")
-        rep.raw(table(encoding_summary(enc)))
-    colors = figures.rule_colors(list(accuracy["rule"].unique()))
-    curves = pd.read_csv(args.curves) if args.curves else pd.DataFrame()
-    sections.training_section(rep, figs, curves, accuracy, ranking, colors)
-
-    rep.heading("RDMs")
-    brain_rdms = {}
-    for path in args.brain:
-        data = np.load(path)
-        rec = Path(path).stem
-        for roi in data["rois"]:
-            brain_rdms[f"{rec} {roi}"] = data[f"rdm_{roi}"].mean(axis=0)
-    figs["rdms_brain"] = figure_png(
-        figures.rdm_grid(brain_rdms, "Brain RDMs (subject mean, percentile)")
-    )
-    rep.raw(img_tag(figs["rdms_brain"], "brain RDMs"))
-    best = scores[
-        (scores["layer"] == BEST)
-        & (scores["method"] == "spearman")
-        & (scores.get("match", "examples") == "examples")
-    ]
-    for (arch, trainset), g in best.groupby(["arch", "trainset"]):
-        panel = {}
-        for path in sorted(args.model_rdms):
-            m = RUN_PATH.search(path)
-            if not m or (m["arch"], m["trainset"], m["seed"]) != (
-                arch,
-                trainset,
-                str(g["seed"].min()),
-            ):
-                continue
-            data = np.load(path)
-            layers = [str(x) for x in data["layers"]]
-            chosen = g.loc[g["rule"] == m["rule"], "best_layer"]
-            layer = chosen.mode().iloc[0] if len(chosen) else layers[-1]
-            panel[f"{m['rule']} · {layer}"] = data["rdms"][layers.index(layer)]
-        if panel:
-            name = _slug("rdms", arch, trainset)
-            figs[name] = figure_png(
-                figures.rdm_grid(panel, f"Model RDMs, best layer ({arch}, {trainset})")
-            )
-            rep.raw(img_tag(figs[name], name))
-
-    brain = {}
-    for path in args.brain:
-        meta = json.loads(Path(path).with_suffix(".json").read_text())
-        with np.load(path) as data:
-            brain[meta["id"]] = {
-                "stimset": meta["stimuli"],
-                "stimuli": data["stimuli"],
-                "rdms": {str(r): data[f"rdm_{r}"] for r in data["rois"]},
-            }
-    sections.geometry_section(
-        rep, figs, brain, _model_rdm_reader(args.model_rdms), ranking, _images
-    )
-    sections.provenance_section(
-        rep, json.loads(args.config_json), set(brain) | _datasets(brain), file_specs(), REPO
-    )
-
+    page, figs = build_report(inp)
     out = Path(args.figures)
     out.mkdir(parents=True, exist_ok=True)
     for name, png in figs.items():
         with atomic_path(out / f"{name}.png") as tmp:
             tmp.write_bytes(png)
     with atomic_path(args.html) as tmp:
-        tmp.write_text(rep.render())
+        tmp.write_text(page)
 
 
 if __name__ == "__main__":

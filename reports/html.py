@@ -1,4 +1,8 @@
-"""A self-contained HTML report: tables and base64-embedded figures in one file."""
+"""A self-contained HTML report: tables and base64-embedded figures in one file.
+
+Figures are PNGs quantised to a 256-colour palette (plots lose nothing visible; the files shrink
+several-fold), each embedded once.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +12,44 @@ import io
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from PIL import Image
 
 STYLE = """
-body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+body{font-family:system-ui,sans-serif;max-width:1400px;margin:0 auto;padding:0 1em;color:#222}
+h1{font-size:1.5em;margin:.5em 0 .2em}
 table{border-collapse:collapse;font-size:13px;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}img{max-width:100%;margin:.5em 0}
 .note{color:#555;font-size:13px}h2{border-bottom:1px solid #ddd;padding-bottom:.2em}
+.question{font-size:15px;margin:.2em 0 .6em}
+.answer{display:grid;grid-template-columns:minmax(320px,2fr) 3fr;gap:1.2em;align-items:start}
+.answer .verdict-box{max-height:calc(100vh - 120px);overflow:auto}
+.answer img{max-height:calc(100vh - 110px);width:auto;max-width:100%;margin:0}
+.lead{font-size:15px;font-weight:600;margin:.2em 0 .5em}
+table.verdict{font-size:13px;margin:.3em 0}table.verdict td,table.verdict th{text-align:left;vertical-align:top}
+.nr{color:#777}
+details{margin:.4em 0}details>summary{cursor:pointer}details>summary>h2,details>summary>h3{display:inline}
+details details{margin-left:1em}
+@media (max-width:900px){.answer{grid-template-columns:1fr}}
 """
 
 
-def figure_png(fig: plt.Figure, dpi: int = 110) -> bytes:
-    """PNG bytes of ``fig`` (then closed)."""
+def figure_png(fig: plt.Figure, dpi: int = 100) -> bytes:
+    """PNG bytes of ``fig`` (then closed), quantised to a 256-colour palette."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
-    return buf.getvalue()
+    img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    out = io.BytesIO()
+    img.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        out, format="PNG", optimize=True
+    )
+    return out.getvalue()
 
 
-def img_tag(png: bytes, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+def img_tag(png: bytes, alt: str, element_id: str = "") -> str:
+    ident = f' id="{html.escape(element_id)}"' if element_id else ""
+    data = base64.b64encode(png).decode()
+    return f'<img{ident} alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
 def table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> str:
@@ -36,11 +59,12 @@ def table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> str:
 
 
 class Report:
-    """Collects sections and renders one HTML page."""
+    """Collects sections (optionally inside collapsible ``<details>``) and renders one HTML page."""
 
     def __init__(self, title: str):
         self.title = title
         self.parts: list[str] = []
+        self._open = 0
 
     def heading(self, text: str, level: int = 2) -> None:
         self.parts.append(f"<h{level}>{html.escape(text)}</h{level}>")
@@ -51,10 +75,27 @@ class Report:
     def raw(self, fragment: str) -> None:
         self.parts.append(fragment)
 
+    def open_details(self, summary: str, level: int = 2, is_open: bool = False) -> None:
+        """Start a collapsible section titled ``summary`` (closed unless ``is_open``)."""
+        flag = " open" if is_open else ""
+        self.parts.append(
+            f"<details{flag}><summary><h{level}>{html.escape(summary)}</h{level}></summary>"
+        )
+        self._open += 1
+
+    def close_details(self) -> None:
+        if not self._open:
+            raise RuntimeError("close_details without open_details")
+        self.parts.append("</details>")
+        self._open -= 1
+
     def render(self) -> str:
+        if self._open:
+            raise RuntimeError(f"{self._open} <details> section(s) left open")
         body = "\n".join(self.parts)
         return (
             f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>{html.escape(self.title)}</title><style>{STYLE}</style></head>"
             f"<body><h1>{html.escape(self.title)}</h1>\n{body}\n</body></html>\n"
         )

@@ -45,7 +45,7 @@ def data_files(specs: list[tuple[str, object]], used: set[str]) -> list[dict]:
     ``specs`` pairs a dataset id with its ``brain_data.fetch.FileSpec`` (``pipelines.fetch.file_specs``).
     """
     return [
-        {"dataset": d, "file": s.name, "sha256": s.sha256, "url": s.url}
+        {"dataset": d, "file": s.name, "sha256": s.sha256, "url": s.url or "data root only"}
         for d, s in specs
         if d in used
     ]

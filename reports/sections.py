@@ -1,7 +1,7 @@
 """Report sections beyond the rankings: geometry (MDS), training, provenance.
 
 Each function appends HTML to a ``Report`` and its figures (PNG bytes) to ``figs``; no file I/O
-except reading the inputs it is given.
+except reading the inputs it is given. The caller titles the section (a collapsible one).
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ def geometry_section(
     ``model_rdms(rule, arch, trainset, stimset)``: layer -> RDM over the whole stimulus set ({} if
     absent); ``images(stimset)``: the set's images (n_set, h, w, 3).
     """
-    rep.heading("Representational geometry")
     rep.paragraph(
         "Metric MDS of the subject-mean brain RDM and of the best layer of the rule ranked first "
         "(Spearman; first architecture and training set); nearby images evoke similar patterns.",
@@ -68,7 +67,6 @@ def training_section(
     colors: dict[str, tuple],
 ) -> None:
     """Per-epoch test-accuracy curves, and accuracy against brain score per recording and ROI."""
-    rep.heading("Training")
     if len(curves):
         _add(rep, figs, "training_curves", training.curve_panels(curves, colors))
     rep.heading("Task accuracy vs brain score", 3)
@@ -89,7 +87,6 @@ def training_section(
 
 def provenance_section(rep: Report, config: dict, used: set[str], specs: list, repo: Path) -> None:
     """Commit, configuration, data files with hashes, software versions."""
-    rep.heading("Provenance")
     rep.raw(table(pd.DataFrame([{"code commit": provenance.git_commit(repo)}])))
     rep.heading("Data files", 3)
     rep.raw(table(pd.DataFrame(provenance.data_files(specs, used))))

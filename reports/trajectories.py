@@ -34,7 +34,7 @@ FAIR_NOTE = (
 def trajectory_figure(traj: pd.DataFrame, title: str) -> plt.Figure:
     """Best-layer score vs examples seen (left) and vs test accuracy (right); mean over seeds, one
     line per rule; single-state controls as horizontal dashed lines."""
-    fig, (ax_ex, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    fig, (ax_ex, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
     colors = rule_colors(list(traj["rule"].unique()))
     learners = traj[traj["kind"] == "rule"]
     mean = (
@@ -98,7 +98,7 @@ def trajectory_section(
     rep: Report, figs: dict[str, bytes], trajectories: pd.DataFrame, ranking: pd.DataFrame
 ) -> None:
     """Trajectory figures per (network, recording, ROI), the seed table and the fair-race notes."""
-    rep.heading("Brain score along training")
+    rep.heading("Brain score along training", 3)
     rep.paragraph(FAIR_NOTE, "note")
     rep.paragraph(RESOLUTION_NOTE, "note")
     best = trajectories[trajectories["layer"] == BEST]
@@ -112,5 +112,5 @@ def trajectory_section(
         figs[name] = figure_png(trajectory_figure(g, f"{rec} {roi} · {arch}/{trainset} ({method})"))
         rep.raw(img_tag(figs[name], name))
     if len(ranking) and "rank_stability_w" in ranking:
-        rep.heading("Network instances: seed spread and rank agreement", 3)
+        rep.heading("Network instances: seed spread and rank agreement", 4)
         rep.raw(table(seed_table(ranking)))

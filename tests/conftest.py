@@ -13,8 +13,9 @@ _DEFAULT_MIRROR = REPO.parent / "shared" / "mirror"
 
 
 def pytest_configure(config):
-    if "BIOALIGN_DATA_MIRROR" not in os.environ and _DEFAULT_MIRROR.is_dir():
-        os.environ["BIOALIGN_DATA_MIRROR"] = str(_DEFAULT_MIRROR)
+    roots = [r for r in os.environ.get("BIOALIGN_DATA_MIRROR", "").split(os.pathsep) if r]
+    if _DEFAULT_MIRROR.is_dir() and str(_DEFAULT_MIRROR) not in roots:  # as the Makefile does
+        os.environ["BIOALIGN_DATA_MIRROR"] = os.pathsep.join([*roots, str(_DEFAULT_MIRROR)])
     os.environ.setdefault("BIOALIGN_DATA_CACHE", str(REPO / "data" / "raw"))
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 

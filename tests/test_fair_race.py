@@ -10,12 +10,12 @@ import yaml
 
 from analyses.matching import matched_snapshot, snapshot_matches
 from analyses.model_table import ModelTable
+from analyses.ranking import load_resamples, many_resample_arrays
 from analyses.rdm import correlation_rdm
 from models import registry
 from models.controls import CONTROLS, category_rdm, control_rdm, gabor_features
 from models.rule_config import load_rule_config, resolve_hparams, resolve_training
 from models.training import build_rule, snapshot_points, train
-from analyses.ranking import load_resamples, many_resample_arrays
 from pipelines.aggregate import complete_accuracy_match, rank_matched
 from pipelines.compare import score_model
 from tests.conftest import REPO
@@ -191,7 +191,7 @@ def test_a_planted_control_ranks_first(tmp_path):
         n_boot=200,
         n_splits=2,
         boot_seed=0,
-        ci="subjects",
+        ci="both",
         n_perm=0,
         reweighted=None,
         match_accuracy={"mnist": 0.5},
@@ -212,8 +212,10 @@ def test_a_planted_control_ranks_first(tmp_path):
         scores,
         subjects,
         missing,
-        dict(n_boot=200, boot_seed=0, alpha=0.05, match_accuracy={"mnist": 0.5}),
+        dict(n_boot=200, boot_seed=0, alpha=0.05, ci="both", match_accuracy={"mnist": 0.5}),
+        resamples,
     )
+    assert set(ranking["ci_method"]) == {"bootstrap_dual"}
     for match, g in ranking.groupby("match"):
         top = g.sort_values("rank").iloc[0]
         assert top["rule"] == "pixels" and top["kind"] == "control", match

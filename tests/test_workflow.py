@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 import torch
 
+from tests import browser
+
 REPO = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [
     sys.executable,
@@ -186,16 +188,16 @@ def test_dvc_push_pull_restores_identical_outputs_and_no_rerun(workflow_run, tmp
     assert _digests(work / "results") == before
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 _PROBE = """<script>window.addEventListener('load', () => {
+  document.querySelectorAll('details').forEach(d => { d.open = true; });  // figures are in details
   const all = [...document.images];
   const shown = all.filter(i => i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().width > 0);
   document.body.dataset.images = all.length; document.body.dataset.shown = shown.length;
 });</script>"""
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (Debian package chromium)")
 def test_report_renders_every_figure_in_headless_chromium(workflow_run, tmp_path):
+    chromium = browser.chromium()  # skips without Chromium, fails under CI=true
     html = (workflow_run / "results" / "report" / "index.html").read_text()
     n_figures = html.count("data:image/png;base64,")
     page = tmp_path / "index.html"
@@ -206,7 +208,7 @@ def test_report_renders_every_figure_in_headless_chromium(workflow_run, tmp_path
         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
     ]  # fmt: skip
     proc = subprocess.run(
-        [CHROMIUM, *flags, page.as_uri()], capture_output=True, text=True, timeout=300
+        [chromium, *flags, page.as_uri()], capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     body = re.search(r"<body[^>]*>", proc.stdout)

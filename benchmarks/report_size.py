@@ -1,0 +1,60 @@
+"""Size of the HTML report on a synthetic grid of the default configuration's scale.
+
+Builds ``pipelines.report.build_report`` on the synthetic tables of ``tests/report_fixtures.py``
+(28 rules and 6 controls, 4 networks, the 5 recordings/ROIs of ``recordings: all``, 2 comparators,
+92 stimuli; noise RDMs, the worst case for PNG compression) and prints the page's size and its
+largest figures. The issue's target is at most 3 MB.
+
+    python -m benchmarks.report_size [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from pipelines.report import build_report
+from tests.report_fixtures import make_run, stimulus_sets
+
+REPO = Path(__file__).resolve().parent.parent
+CONTROLS = ("random", "pixels", "luminance", "colour", "gabor", "category")
+NETWORKS = (("mnist", "mlp"), ("mnist", "cnn"), ("cifar10", "mlp"), ("cifar10", "cnn"))
+RECORDINGS = (
+    ("algonauts2019-92", ("EVC", "IT"), 15),
+    ("kriegeskorte2008-hit", ("IT",), 4),
+    ("kriegeskorte2008-mit", ("IT",), 1),
+    ("kaneshiro2015-72", ("EEG",), 1),
+)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", help="folder for index.html (default: a temporary one)")
+    args = ap.parse_args()
+    out = Path(args.out or tempfile.mkdtemp(prefix="report_size_"))
+    rules = [r for r in yaml.safe_load((REPO / "config" / "config.yaml").read_text())["rules"]]
+    start = time.time()
+    inp = make_run(
+        out, rules=tuple(r for r in rules if r != "random"), controls=CONTROLS,
+        networks=NETWORKS, recordings=RECORDINGS,
+    )  # fmt: skip
+    page, figs = build_report(inp, stimulus_sets())
+    (out / "index.html").write_text(page)
+    total = len(page.encode())
+    embedded = sum(len(base64.b64encode(png)) for png in figs.values())
+    print(
+        f"report      {total / 1e6:.2f} MB ({out / 'index.html'}), built in {time.time() - start:.0f} s"
+    )
+    print(f"figures     {len(figs)}, {embedded / 1e6:.2f} MB embedded (base64)")
+    print(f"html/tables {(total - embedded) / 1e6:.2f} MB")
+    for name, png in sorted(figs.items(), key=lambda kv: -len(kv[1]))[:8]:
+        print(f"  {name:<60} {len(png) / 1e3:7.1f} kB")
+
+
+if __name__ == "__main__":
+    main()
