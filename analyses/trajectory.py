@@ -47,8 +47,9 @@ def trajectory_rows(
     idx = np.random.default_rng(seed).integers(0, n_subj, size=(n_boot, n_subj))
 
     def interval(estimate, samples):  # subject bootstrap samples (n_boot, ...) -> t-interval
-        var, df = scheme_variance(np.stack([samples * np.nan, samples, samples * np.nan]),
-                                  "subjects", n_subj, n_stim)
+        var, df = scheme_variance(
+            np.stack([samples * np.nan, samples, samples * np.nan]), "subjects", n_subj, n_stim
+        )
         return t_interval(np.asarray(estimate, float), var, df)
 
     out = []

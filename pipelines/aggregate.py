@@ -140,8 +140,16 @@ def rank_matched(
     if len(not_reached):
         cells = ranking[ranking["match"] == "accuracy"][CELL].drop_duplicates()
         rows = [
-            {"match": "accuracy", **cell, "rule": nr["rule"], "kind": "rule", "reached": False,
-             "n_seeds": nr["n_seeds"], "n_seeds_reached": nr["n_reached"], "score": np.nan}
+            {
+                "match": "accuracy",
+                **cell,
+                "rule": nr["rule"],
+                "kind": "rule",
+                "reached": False,
+                "n_seeds": nr["n_seeds"],
+                "n_seeds_reached": nr["n_reached"],
+                "score": np.nan,
+            }
             for nr in not_reached.to_dict("records")
             for cell in cells.to_dict("records")
             if cell["arch"] == nr["arch"] and cell["trainset"] == nr["trainset"]

@@ -248,8 +248,18 @@ def test_compare_saves_resamples_that_aggregate_ranks_with(tmp_path):
     for rule, q in (("good", 2.0), ("bad", 0.2)):
         table = ModelTable.empty(n)
         rdms = {f"l{i}": correlation_rdm(q * truth + rng.normal(size=(n, 10))) for i in range(2)}
-        table.add(rdms, rule=rule, arch="mlp", trainset="mnist", seed=0, snapshot=0,
-                  examples_seen=10, test_accuracy=0.9, final=True, kind="rule")
+        table.add(
+            rdms,
+            rule=rule,
+            arch="mlp",
+            trainset="mnist",
+            seed=0,
+            snapshot=0,
+            examples_seen=10,
+            test_accuracy=0.9,
+            final=True,
+            kind="rule",
+        )
         np.savez(tmp_path / f"{rule}.npz", **table.to_arrays())
         params = {
             "recording": "rec",
@@ -299,16 +309,26 @@ def test_compare_saves_resamples_that_aggregate_ranks_with(tmp_path):
             "curves.csv",
         )
     }
-    spec = {"n_boot": 40, "boot_seed": 0, "alpha": 0.05, "ci": "both",
-            "match_accuracy": {"mnist": 0.5}}
+    spec = {
+        "n_boot": 40,
+        "boot_seed": 0,
+        "alpha": 0.05,
+        "ci": "both",
+        "match_accuracy": {"mnist": 0.5},
+    }
     cmd = [sys.executable, "-m", "pipelines.aggregate"]
     for key, paths in outs.items():
         cmd += [f"--{key}", *paths]
     cmd += ["--params", json.dumps(spec)]
-    for key, name in (("scores", "scores.csv"), ("ranking", "ranking.csv"),
-                      ("pairwise", "pairwise.csv"), ("trajectories", "trajectories.csv"),
-                      ("accuracy", "acc.csv"), ("metrics", "metrics.json"),
-                      ("curves", "curves.csv")):
+    for key, name in (
+        ("scores", "scores.csv"),
+        ("ranking", "ranking.csv"),
+        ("pairwise", "pairwise.csv"),
+        ("trajectories", "trajectories.csv"),
+        ("accuracy", "acc.csv"),
+        ("metrics", "metrics.json"),
+        ("curves", "curves.csv"),
+    ):
         cmd += [f"--out-{key}", res[name]]
     subprocess.run(cmd, check=True)
     ranking = pd.read_csv(res["ranking.csv"])
