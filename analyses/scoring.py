@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analyses.bootstrap import SCHEMES, StimulusResampler, dual_bootstrap
+from analyses.bootstrap import SCHEMES, DualBootstrap, StimulusResampler, dual_bootstrap
 from analyses.inference import loso_best_layer, split_half_on_resamples
 from analyses.intervals import scheme_variance, t_interval
 from analyses.permutation import p_value, permutations, permuted_scores
@@ -131,6 +131,48 @@ def score_roi(
     intervals). The resample indices depend only
     on (n_subjects, n_stimuli, n_boot, seed), so every network scored on a recording gets the same.
     """
+    out = score_groups(
+        model_rdms,
+        brain_rdms,
+        layers,
+        [np.arange(len(layers))],
+        method=method,
+        n_boot=n_boot,
+        n_splits=n_splits,
+        seed=seed,
+        ci=ci,
+        n_perm=n_perm,
+        reweighted=reweighted,
+        alpha=alpha,
+        resamples=None if resamples is None else [resamples],
+        ceiling=ceiling,
+    )
+    return out[0]
+
+
+def score_groups(
+    model_rdms: np.ndarray,
+    brain_rdms: np.ndarray,
+    layers: list[str],
+    groups: list[np.ndarray],
+    *,
+    method: str,
+    n_boot: int = 1000,
+    n_splits: int = 10,
+    seed: int = 0,
+    ci: str = "subjects",
+    n_perm: int = 0,
+    reweighted: dict | None = None,
+    alpha: float = 0.05,
+    resamples: list[dict] | None = None,
+    ceiling: bool = True,
+) -> list[tuple[list[dict], list[dict]]]:
+    """:func:`score_roi` for several networks at once: ``groups`` holds each network's rows of
+    ``model_rdms`` (its layers, in order); returns (rows, subject rows) per group, each exactly what
+    ``score_roi`` gives for that network alone. The comparator, the noise ceilings and the dual
+    bootstrap of the brain side run once for all groups (the same resample indices for all), so
+    scoring many networks costs little more than scoring one. ``resamples``: one dict per group.
+    """
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown; choose one of {sorted(METHODS)}")
     if ci not in CI_SCHEMES:
@@ -144,7 +186,7 @@ def score_roi(
         raise ValueError(f"{len(layers)} layer names for {len(model_rdms)} model RDMs")
     comparator, squared, pooling = METHODS[method]
     mv, bv = upper_tri(model_rdms), upper_tri(brain_rdms)
-    per_subject = _per_subject(mv, bv, comparator, squared)  # (layers, subjects)
+    per_subject_all = _per_subject(mv, bv, comparator, squared)  # (rows, subjects)
     nc = noise_ceiling(bv, comparator, squared=squared, pooling=pooling)
     n_subj, n_stim = bv.shape[0], brain_rdms.shape[1]
     common = {
@@ -160,7 +202,7 @@ def score_roi(
         scheme, "bootstrap_dual"
     )
     wanted = SCHEMES if scheme == "both" else (scheme,)
-    db = dual_bootstrap(
+    db_all = dual_bootstrap(
         model_rdms,
         brain_rdms,
         comparator,
@@ -171,6 +213,37 @@ def score_roi(
         ceiling=ceiling and n_subj >= 2,
         schemes=wanted,
     )
+    if resamples is not None and len(resamples) != len(groups):
+        raise ValueError(f"{len(resamples)} resample dicts for {len(groups)} groups")
+    out = []
+    for gi, g in enumerate(groups):
+        g = np.asarray(g)
+        sub = DualBootstrap(
+            per_subject=db_all.per_subject[:, :, g],
+            noise_ceiling=db_all.noise_ceiling,
+            subj_idx=db_all.subj_idx,
+            stim_idx=db_all.stim_idx,
+            full=db_all.full[g],
+        )
+        out.append(
+            _group_rows(
+                model_rdms[g], brain_rdms, [layers[i] for i in g], per_subject_all[g], nc, sub,
+                method=method, scheme=scheme, ci_method=ci_method, common=common,
+                n_splits=n_splits, seed=seed, n_perm=n_perm, reweighted=reweighted, alpha=alpha,
+                ceiling=ceiling, resamples=None if resamples is None else resamples[gi],
+            )
+        )
+    return out
+
+
+def _group_rows(
+    model_rdms, brain_rdms, layers, per_subject, nc, db, *, method, scheme, ci_method, common,
+    n_splits, seed, n_perm, reweighted, alpha, ceiling, resamples,
+):
+    """Rows of one network from the shared statistics (see :func:`score_groups`)."""
+    comparator, squared, pooling = METHODS[method]
+    n_subj, n_stim = brain_rdms.shape[0], brain_rdms.shape[1]
+    n_boot = db.per_subject.shape[1]
     layer_samples = db.evaluations  # (3, n_boot, layers)
     upper = db.noise_ceiling[..., 1]  # (3, n_boot)
     split_half = None

@@ -21,7 +21,7 @@ import pandas as pd
 from analyses.matching import snapshot_matches
 from analyses.model_table import ModelTable
 from analyses.ranking import many_resample_arrays
-from analyses.scoring import score_roi
+from analyses.scoring import score_groups
 from analyses.trajectory import trajectory_rows
 from pipelines._io import run_main, setup_logging, write_csv, write_npz
 
@@ -92,23 +92,26 @@ def score_model(table: ModelTable, brain, p: dict) -> tuple[pd.DataFrame, ...]:
             traj = trajectory_rows(rdms, groups, layers, brain_rdms, method=method, **light)
             for (meta, _), rows in zip(states, traj, strict=True):
                 trajectory += [{**meta, "roi": roi, **x} for x in rows]
-            for (meta, _), g, ms in zip(states, groups, matches, strict=True):
-                if not ms:
-                    continue
-                samples: dict = {}
-                r, s = score_roi(
-                    rdms[g],
-                    brain_rdms,
-                    [layers[i] for i in g],
-                    method=method,
-                    resamples=samples,
-                    **full,
-                )
-                for match in ms:
-                    run = tuple(meta[k] for k in RUN) + (match,)
-                    resamples.setdefault(run, {})[(roi, method)] = samples
+            ranked = [i for i, ms in enumerate(matches) if ms]  # scored together: shared brain side
+            if not ranked:
+                continue
+            samples = [{} for _ in ranked]
+            results = score_groups(
+                rdms,
+                brain_rdms,
+                layers,
+                [groups[i] for i in ranked],
+                method=method,
+                resamples=samples,
+                **full,
+            )
+            for i, (r, sub), res in zip(ranked, results, samples, strict=True):
+                meta = states[i][0]
+                for match in matches[i]:
                     scores += [{**meta, "match": match, "roi": roi, **x} for x in r]
-                    subjects += [{**meta, "match": match, "roi": roi, **x} for x in s]
+                    subjects += [{**meta, "match": match, "roi": roi, **x} for x in sub]
+                    run = tuple(meta[k] for k in RUN) + (match,)
+                    resamples.setdefault(run, {})[(roi, method)] = res
     runs_out = [
         (
             {

@@ -40,7 +40,8 @@ def tiny_data(tmp_path):
 def _train(monkeypatch, data, out, params=PARAMS):
     out.mkdir(parents=True, exist_ok=True)
     argv = ["train", "--data", str(data), "--params", json.dumps(params, sort_keys=True),
-            "--checkpoint", str(out / "seed0.pt"), "--record", str(out / "seed0.json")]  # fmt: skip
+            "--checkpoint", str(out / "seed0.pt"), "--record", str(out / "seed0.json"),
+            "--snapshots", str(out / "seed0_snapshots.pt")]  # fmt: skip
     monkeypatch.setattr(sys, "argv", argv)
     train.main()
     return out / "seed0.pt", json.loads((out / "seed0.json").read_text())
@@ -54,6 +55,9 @@ def test_same_config_and_seed_give_byte_identical_checkpoints(tmp_path, monkeypa
     assert a.read_bytes() == b.read_bytes()
     assert rec_a["checkpoint_sha256"] == hashlib.sha256(a.read_bytes()).hexdigest()
     assert rec_a["checkpoint_sha256"] == rec_b["checkpoint_sha256"]
+    snaps = [d / "seed0_snapshots.pt" for d in (tmp_path / "a", tmp_path / "b")]
+    assert snaps[0].read_bytes() == snaps[1].read_bytes()
+    assert rec_a["snapshots_sha256"] == hashlib.sha256(snaps[0].read_bytes()).hexdigest()
 
 
 def test_save_torch_bytes_do_not_depend_on_the_file_name(tmp_path):
@@ -81,22 +85,25 @@ def test_truncated_checkpoint_is_named_and_moved_aside(tmp_path):
     assert not path.exists()
 
 
-def test_extract_refuses_a_checkpoint_that_differs_from_its_record(
+def test_extract_refuses_snapshots_that_differ_from_their_record(
     tmp_path, monkeypatch, tiny_data
 ):
     from pipelines import extract
 
     monkeypatch.chdir(tmp_path)
-    ckpt, rec = _train(monkeypatch, tiny_data, tmp_path / "run")
-    rec["checkpoint_sha256"] = "0" * 64
+    _, rec = _train(monkeypatch, tiny_data, tmp_path / "run")
+    snaps = tmp_path / "run" / "seed0_snapshots.pt"
+    rec["snapshots_sha256"] = "0" * 64
     (tmp_path / "run" / "seed0.json").write_text(json.dumps(rec))
-    argv = ["extract", "--checkpoint", str(ckpt), "--record", str(tmp_path / "run" / "seed0.json"),
-            "--stimset", "objects92", "--activations", str(tmp_path / "a.npz"),
-            "--rdms", str(tmp_path / "r.npz")]  # fmt: skip
+    argv = ["extract", "--records", str(tmp_path / "run" / "seed0.json"), "--snapshots", str(snaps),
+            "--stimset", "objects92", "--snapshots-out", str(tmp_path / "t.npz"),
+            "--activations-out", str(tmp_path / "a.npz"),
+            "--rdms-out", str(tmp_path / "r.npz")]  # fmt: skip
     monkeypatch.setattr(sys, "argv", argv)
-    with pytest.raises(CorruptFileError, match=r"seed0.pt: corrupt checkpoint"):
+    with pytest.raises(CorruptFileError, match=r"seed0_snapshots.pt: corrupt snapshot file"):
         extract.main()
-    assert not ckpt.exists() and not (tmp_path / "a.npz").exists()
+    assert not snaps.exists() and not (tmp_path / "a.npz").exists()
+    assert not (tmp_path / "t.npz").exists()
 
 
 def test_corrupt_resume_file_restarts_training(tmp_path, monkeypatch, tiny_data, capsys):

@@ -138,7 +138,8 @@ def test_an_unknown_hyper_parameter_stops_the_train_step_with_a_message(tmp_path
     params = {"rule": "bp", "arch": "mlp", "trainset": "mnist", "seed": 0, "hparams": {"lrr": 1},
               "arch_params": {"hidden": [4]}, "training": {"epochs": 1, "batch_size": 4}}  # fmt: skip
     argv = ["train", "--data", str(data), "--params", json.dumps(params),
-            "--checkpoint", str(tmp_path / "c.pt"), "--record", str(tmp_path / "c.json")]  # fmt: skip
+            "--checkpoint", str(tmp_path / "c.pt"), "--record", str(tmp_path / "c.json"),
+            "--snapshots", str(tmp_path / "s.pt")]  # fmt: skip
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as info:
         run_main(train.main)
