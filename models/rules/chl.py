@@ -59,8 +59,9 @@ class CHL(Rule):
             "(t_relax; t_eval for predict/layers) from the bottom-up pass, so equilibria are "
             "approximate. Conv layers use the "
             "convergent-RNN energy of Laborieux et al. (2021), max-pooling included. "
-            "predict/layers: free-phase equilibrium; 'out' = readout pre-activation."
+            "predict: readout pre-activation of the free phase after t_eval steps."
         ),
+        layer_readouts={"settled": "the free-phase block states after t_eval steps"},
     )
 
     def __init__(
@@ -75,8 +76,10 @@ class CHL(Rule):
         optimizer: str = "adam",
         momentum: float = 0.0,
         weight_decay: float = 0.0,
+        layer_readout: str = "feedforward",
     ):
         super().__init__(net)
+        self._set_layer_readout(layer_readout)
         self._check_positive(lr=lr, feedback_gain=feedback_gain, state_bound=state_bound)
         self._check("t_relax", t_relax, isinstance(t_relax, int) and t_relax >= 1, "an int >= 1")
         self._check("t_eval", t_eval, isinstance(t_eval, int) and t_eval >= 0, "an int >= 0")
@@ -154,13 +157,15 @@ class CHL(Rule):
             "accuracy": float((logits.argmax(1) == y).float().mean()),
         }
 
-    @torch.no_grad()
-    def layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        states = self.free_phase(x, self.t_eval)
-        acts = {b.name: s for b, s in zip(self.net.blocks, states, strict=False)}
-        acts["out"] = self.net.readout(ep.readout_input(states[-2]))
-        return acts
+    def feedforward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """States of the bottom-up pass that starts every relaxation (bounded activations)."""
+        return ep.feedforward_states(self.net, x, self.state_bound)
+
+    def readout_states(self, x: torch.Tensor, kind: str) -> list[torch.Tensor]:
+        """``settled``: the free-phase block states after ``t_eval`` steps."""
+        return self.free_phase(x, self.t_eval)[: len(self.net.blocks)]
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x)["out"]
+        """Readout pre-activation of the free phase after ``t_eval`` steps."""
+        return self.net.readout(ep.readout_input(self.free_phase(x, self.t_eval)[-2]))
