@@ -41,7 +41,10 @@ class PredictiveForwardForward(RecurrentFFBase):
         "positive-phase state to the layer below, trained by its local squared prediction error. "
         "Simplified w.r.t. the paper: no learnable lateral competition or noise injection, and "
         "the generative circuit does not settle its own latent states (it reads the "
-        "representation circuit's states). Adam. layers() = representation circuit.",
+        "representation circuit's states). Adam. layers() = representation circuit. The generative "
+        "circuit never feeds back into the representation, so with the same seed and shared "
+        "hyper-parameters pff's layers() and predictions are rff's exactly: in the brain "
+        "comparison pff and rff are one representation (pff adds a trained image reconstruction).",
         layer_readouts={"settled": "the states after settling under the neutral label"},
     )
 
