@@ -155,7 +155,31 @@ N_PROBE_FIT = 1000
 #: (~3 standard errors of the paired difference); backprop at its smoke budget reaches ~0.5-0.6.
 MAX_PROBE_ERROR_RATIO = 0.85
 #: (rule, arch) whose hidden layers do not yet pass the probe at the smoke budget, with why.
-HIDDEN_LEARNING_XFAIL: dict[tuple[str, str], str] = {}
+#: Figures: probe accuracy trained vs untrained (2 000 test images), measured at the smoke budget.
+_SOFTHEBB = (
+    "SoftHebb's label-free features are no more linearly decodable than the random init at this "
+    "budget (no anti-Hebbian term for non-winners, ReLU instead of the triangle activation: "
+    "issue 24, item 3)"
+)
+HIDDEN_LEARNING_XFAIL: dict[tuple[str, str], str] = {
+    ("hebbian", "mlp"): f"0.852 vs 0.834 (ratio 0.89); {_SOFTHEBB}",
+    ("hebbian", "cnn"): f"0.867 vs 0.893 (ratio 1.24, worse than random); {_SOFTHEBB}",
+    ("hebb3f", "mlp"): f"hidden blocks are hebbian's (same SoftHebb, same hparams); {_SOFTHEBB}",
+    ("hebb3f", "cnn"): f"hidden blocks are hebbian's (same SoftHebb, same hparams); {_SOFTHEBB}",
+    ("wp", "mlp"): (
+        "0.841 vs 0.834 (ratio 0.96): weight perturbation's estimate (cosine ~sqrt(k/D) with the "
+        "gradient) barely moves the hidden layers in 94 steps (1 - rho: fc1 0.006, fc2 0.036); at "
+        "the full budget the MLP's 91.4 % beats the untrained-layer readout's 89.6 %"
+    ),
+    ("rstdp", "mlp"): (
+        "0.757 vs 0.826 (ratio 1.39): unsupervised k-WTA STDP moves fc1 little (1 - rho 0.011) and "
+        "makes the rate features less linearly decodable than the random init"
+    ),
+    ("dfa", "cnn"): (
+        "0.909 vs 0.893 (ratio 0.850, at the margin): at the grid's CNN lr (5e-4, set for CIFAR-10 "
+        "stability) DFA's convs move little in 94 steps (1 - rho conv1-3: 0.000, 0.014, 0.062)"
+    ),
+}
 
 
 @torch.no_grad()
