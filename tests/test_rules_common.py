@@ -162,7 +162,7 @@ _SOFTHEBB = (
     "issue 24, item 3)"
 )
 _RFF_CNN = (
-    "0.904 vs 0.890 (ratio 0.87): with the 4 settling iterations that let the label reach conv1 "
+    "0.904 (pff) / 0.905 (rff) vs 0.890 (ratio 0.87): with the 4 settling iterations that let the label reach conv1 "
     "(1 iteration: only fc1 saw it, ratio 0.76 from fc1 alone) the convs barely move at lr 1e-4 "
     "in 31 steps (1 - rho conv1-3: 0.000, 0.001, 0.006); lr 3e-4 is worse (0.98)"
 )

@@ -42,9 +42,10 @@ class PredictiveForwardForward(RecurrentFFBase):
         "Simplified w.r.t. the paper: no learnable lateral competition or noise injection, and "
         "the generative circuit does not settle its own latent states (it reads the "
         "representation circuit's states). Adam. layers() = representation circuit. The generative "
-        "circuit never feeds back into the representation, so with the same seed and shared "
-        "hyper-parameters pff's layers() and predictions are rff's exactly: in the brain "
-        "comparison pff and rff are one representation (pff adds a trained image reconstruction).",
+        "circuit never feeds back into the representation, so pff's blocks, top-down pathways "
+        "and readout learn exactly as rff's (step for step equal given the same initial weights "
+        "and negative labels; only the random stream differs): in the brain comparison pff and "
+        "rff are one rule, pff adds a trained image reconstruction.",
         layer_readouts={"settled": "the states after settling under the neutral label"},
     )
 
