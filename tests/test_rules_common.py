@@ -14,7 +14,7 @@ import torch
 from analyses.hidden_learning import linear_probe_accuracy
 from models import registry
 from models.rule_config import load_rule_config, resolve_hparams
-from models.rules.base import BACKPROP_PROBLEMS, FAMILIES, FEEDFORWARD, Rule
+from models.rules.base import BACKPROP_PROBLEMS, FAMILIES, FEEDFORWARD, Rule, RuleCard
 from models.training import accuracy, build_rule, train
 
 RULES = registry.available()
@@ -59,6 +59,13 @@ def test_rule_is_deterministic_and_survives_save_load(rule_id, arch, mnist_small
     assert torch.allclose(a.predict(x), c.predict(x))
     for name, act in a.layers(x).items():
         assert torch.allclose(act, c.layers(x)[name]), f"{rule_id}/{arch}: layer {name} after load"
+
+
+def test_a_card_lists_layer_readouts_beside_the_one_default():
+    with pytest.raises(ValueError, match="must not redefine the default 'feedforward'"):
+        RuleCard(family="implicit", layer_readouts={"feedforward": "something else"})
+    assert registry.get("chl").card.as_dict()["layer_readouts"] == ["feedforward", "settled"]
+    assert registry.get("bp").card.as_dict()["layer_readouts"] == ["feedforward"]
 
 
 @pytest.mark.parametrize("rule_id", RULES)

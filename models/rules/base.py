@@ -77,7 +77,7 @@ class RuleCard:
     def as_dict(self) -> dict:
         d = asdict(self)
         d["addresses"] = list(self.addresses)
-        d["layer_readouts"] = {FEEDFORWARD: FEEDFORWARD_DOC, **self.layer_readouts}
+        d["layer_readouts"] = [FEEDFORWARD, *self.layer_readouts]  # names; what each is: the card
         return d
 
 
