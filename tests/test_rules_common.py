@@ -5,14 +5,16 @@ Budgets and accuracy thresholds come from the rule's ``config/rules/<id>.yaml`` 
 
 from __future__ import annotations
 
+import inspect
 import io
 
 import pytest
 import torch
 
+from analyses.hidden_learning import linear_probe_accuracy
 from models import registry
 from models.rule_config import load_rule_config, resolve_hparams
-from models.rules.base import BACKPROP_PROBLEMS, FAMILIES
+from models.rules.base import BACKPROP_PROBLEMS, FAMILIES, FEEDFORWARD, Rule, RuleCard
 from models.training import accuracy, build_rule, train
 
 RULES = registry.available()
@@ -20,11 +22,9 @@ ARCHS = ["mlp", "cnn"]
 SHAPE, N_CLASSES = (1, 28, 28), 10
 
 
-def _build(rule_id: str, arch: str, seed: int = 0):
-    cfg = load_rule_config(rule_id)
-    return build_rule(
-        rule_id, arch, SHAPE, N_CLASSES, hparams=resolve_hparams(cfg, arch, "mnist"), seed=seed
-    )
+def _build(rule_id: str, arch: str, seed: int = 0, **overrides):
+    hparams = {**resolve_hparams(load_rule_config(rule_id), arch, "mnist"), **overrides}
+    return build_rule(rule_id, arch, SHAPE, N_CLASSES, hparams=hparams, seed=seed)
 
 
 @pytest.mark.parametrize("rule_id", RULES)
@@ -61,6 +61,13 @@ def test_rule_is_deterministic_and_survives_save_load(rule_id, arch, mnist_small
         assert torch.allclose(act, c.layers(x)[name]), f"{rule_id}/{arch}: layer {name} after load"
 
 
+def test_a_card_lists_layer_readouts_beside_the_one_default():
+    with pytest.raises(ValueError, match="must not redefine the default 'feedforward'"):
+        RuleCard(family="implicit", layer_readouts={"feedforward": "something else"})
+    assert registry.get("chl").card.as_dict()["layer_readouts"] == ["feedforward", "settled"]
+    assert registry.get("bp").card.as_dict()["layer_readouts"] == ["feedforward"]
+
+
 @pytest.mark.parametrize("rule_id", RULES)
 def test_rule_rejects_unknown_hyperparameter(rule_id):
     with pytest.raises(TypeError, match=rule_id):
@@ -80,24 +87,169 @@ def _build_with(rule_id, **hparams):
     return build_rule(rule_id, "mlp", SHAPE, N_CLASSES, hparams=hparams)
 
 
-@pytest.mark.parametrize("rule_id", RULES)
-def test_rule_layers_cover_the_architecture(rule_id, mnist_small):
-    rule = _build(rule_id, "cnn")
-    acts = rule.layers(mnist_small["x_test"][:8])
-    assert list(acts) == rule.net.layer_names
-    assert all(v.shape[0] == 8 and torch.isfinite(v).all() for v in acts.values())
+def _check_layers_contract(rule, x: torch.Tensor, where: str) -> dict[str, torch.Tensor]:
+    """``rule.layers(x)`` follows the one definition: the arch's names and shapes, finite, the
+    same whatever the rule's mode (which it leaves as it was), and per image (no batch effect)."""
+    rule.train()
+    acts = rule.layers(x)
+    assert rule.training, f"{where}: layers() left the rule in eval mode"
+    rule.eval()
+    assert list(acts) == rule.net.layer_names, f"{where}: {list(acts)}"
+    with torch.no_grad():
+        shapes = {k: v.shape for k, v in rule.net.forward_layers(x).items()}
+    shapes["out"] = (len(x), rule.net.n_classes)
+    for name, act in acts.items():
+        assert act.shape == shapes[name], f"{where}: {name} {tuple(act.shape)} != {shapes[name]}"
+        assert act.dtype.is_floating_point and torch.isfinite(act).all(), f"{where}: {name}"
+    for name, act in rule.layers(x).items():
+        assert torch.equal(act, acts[name]), f"{where}: {name} differs between train and eval mode"
+    if rule.layer_readout == FEEDFORWARD:
+        with torch.no_grad():
+            ff = rule.feedforward(x)
+        for block, act in zip(rule.net.blocks, ff, strict=True):
+            assert torch.equal(act, acts[block.name]), f"{where}: {block.name} is not feedforward"
+    other = torch.cat([x[:1], x.flip(0)[:-1] * 0.5 + 0.1])  # same first image, other companions
+    for name, act in rule.layers(other).items():
+        assert torch.allclose(act[0], acts[name][0], rtol=1e-4, atol=1e-5), (
+            f"{where}: image 0's {name} depends on the other images of the batch"
+        )
+    return acts
+
+
+class _BatchNormedBP(registry.get("bp")):
+    """A deliberately broken rule: its feed-forward pass standardises with batch statistics."""
+
+    def feedforward(self, x):
+        return [(h - h.mean(0)) / (h.std(0) + 1e-5) for h in super().feedforward(x)]
+
+
+def test_the_layers_contract_catches_a_batch_dependent_rule(mnist_small):
+    rule = _BatchNormedBP(_build("bp", "mlp").net)
+    with pytest.raises(AssertionError, match="depends on the other images"):
+        _check_layers_contract(rule, mnist_small["x_test"][:6], "bp with batch statistics")
 
 
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("rule_id", RULES)
-def test_rule_learns_on_real_mnist(rule_id, arch, mnist_small):
-    """Trained with its smoke budget, a learning rule beats chance (10 %) clearly; the control does not."""
-    cfg = load_rule_config(rule_id)
+def test_rule_layers_follow_the_one_definition(rule_id, arch, mnist_small):
+    """One ``layers()`` for all rules (``Rule.layers``, never overridden, no label argument):
+    feed-forward activations in eval mode under the arch's layer names; each named alternative
+    on the card (``layer_readout``) obeys the same contract, and an unknown name is refused."""
+    cls = registry.get(rule_id)
+    assert cls.layers is Rule.layers, f"{rule_id} overrides layers(); override feedforward()"
+    assert list(inspect.signature(cls.layers).parameters) == ["self", "x"]
+    x, y = mnist_small["x_train"][:32], mnist_small["y_train"][:32]
     rule = _build(rule_id, arch)
-    smoke = cfg.get("smoke") or {}
+    torch.manual_seed(0)
+    rule.train_step(x, y)  # running statistics and weights away from their initial values
+    ff = _check_layers_contract(rule, x[:6], f"{rule_id}/{arch}")
+    for kind in cls.card.layer_readouts:
+        alt = _build(rule_id, arch, layer_readout=kind)
+        alt.load_state_dict(rule.state_dict())
+        acts = _check_layers_contract(alt, x[:6], f"{rule_id}/{arch} layer_readout={kind}")
+        assert torch.equal(acts["out"], ff["out"]), f"{rule_id}: {kind} changed the prediction"
+    if cls.card.layer_readouts:
+        with pytest.raises(ValueError, match="layer_readout='no_such'"):
+            _build(rule_id, arch, layer_readout="no_such")
+
+
+#: Probe budget: a logistic-regression probe is fitted on the last ``N_PROBE_FIT`` of the 10 000
+#: training images (no smoke budget trains on them) and scored on the 2 000 test images.
+N_PROBE_FIT = 1000
+#: "The hidden layers learn": the probe on the trained net's last hidden layer makes at most this
+#: fraction of the errors of the same probe on the untrained net (same seed). On the MLP the
+#: untrained probe errs on ~16.6 % of the test images, so 0.85 asks ~2.5 points more accuracy
+#: (~3 standard errors of the paired difference); backprop at its smoke budget reaches ~0.5-0.6.
+MAX_PROBE_ERROR_RATIO = 0.85
+#: (rule, arch) whose hidden layers do not yet pass the probe at the smoke budget, with why.
+#: Figures: probe accuracy trained vs untrained (2 000 test images), measured at the smoke budget.
+_SOFTHEBB = (
+    "SoftHebb's label-free features are no more linearly decodable than the random init at this "
+    "budget (no anti-Hebbian term for non-winners, ReLU instead of the triangle activation: "
+    "issue 24, item 3)"
+)
+_RFF_CNN = (
+    "0.904 (pff) / 0.905 (rff) vs 0.890 (ratio 0.87): with the 4 settling iterations that let the label reach conv1 "
+    "(1 iteration: only fc1 saw it, ratio 0.76 from fc1 alone) the convs barely move at lr 1e-4 "
+    "in 31 steps (1 - rho conv1-3: 0.000, 0.001, 0.006); lr 3e-4 is worse (0.98)"
+)
+HIDDEN_LEARNING_XFAIL: dict[tuple[str, str], str] = {
+    ("hebbian", "mlp"): f"0.852 vs 0.834 (ratio 0.89); {_SOFTHEBB}",
+    ("hebbian", "cnn"): f"0.867 vs 0.893 (ratio 1.24, worse than random); {_SOFTHEBB}",
+    ("hebb3f", "mlp"): f"hidden blocks are hebbian's (same SoftHebb, same hparams); {_SOFTHEBB}",
+    ("hebb3f", "cnn"): f"hidden blocks are hebbian's (same SoftHebb, same hparams); {_SOFTHEBB}",
+    ("wp", "mlp"): (
+        "0.841 vs 0.834 (ratio 0.96): weight perturbation's estimate (cosine ~sqrt(k/D) with the "
+        "gradient) barely moves the hidden layers in 94 steps (1 - rho: fc1 0.006, fc2 0.036); at "
+        "the full budget the MLP's 91.4 % beats the untrained-layer readout's 89.6 %"
+    ),
+    ("rstdp", "mlp"): (
+        "0.757 vs 0.826 (ratio 1.39): unsupervised k-WTA STDP moves fc1 little (1 - rho 0.011) and "
+        "makes the rate features less linearly decodable than the random init"
+    ),
+    ("rstdp", "cnn"): (
+        "0.878 vs 0.893 (ratio 1.15): as on the MLP, STDP's k-WTA rate features are less linearly "
+        "decodable than the random init at this budget"
+    ),
+    ("sigprop", "cnn"): (
+        "0.897 vs 0.893 (ratio 0.96): training moves the layers a lot (1 - rho conv2, conv3, fc1: "
+        "0.23, 0.52, 0.64) and its own readout on the length-normalised fc1 reaches 80 %, but fc1 "
+        "is no more linearly decodable than the random init's"
+    ),
+    ("wp", "cnn"): (
+        "0.893 vs 0.893 (ratio 1.00): the convs are not probed at the grid setting (conv_every 0, "
+        "they stay the random control's) and fc1's 32-draw estimate barely moves it (1 - rho 0.003)"
+    ),
+    ("ngc", "cnn"): (
+        "0.900 vs 0.893 (ratio 0.93): the encoder's grid lr 3e-5 moves the convs little (1 - rho "
+        "conv3 0.016, fc1 0.078); at 3e-4 they move more (conv3 0.081, fc1 0.229) but the "
+        "unsupervised amortisation makes them less decodable (probe 0.874, accuracy 21.8 %)"
+    ),
+    ("rff", "cnn"): _RFF_CNN,
+    ("pff", "cnn"): _RFF_CNN,
+    ("dfa", "cnn"): (
+        "0.909 vs 0.893 (ratio 0.850, at the margin): at the grid's CNN lr (5e-4, set for CIFAR-10 "
+        "stability) DFA's convs move little in 94 steps (1 - rho conv1-3: 0.000, 0.014, 0.062)"
+    ),
+}
+
+
+@torch.no_grad()
+def _last_hidden(rule, x: torch.Tensor) -> torch.Tensor:
+    """The last block's ``layers()`` activation, flattened (n, features), in batches (through
+    ``feedforward``, which ``layers()`` returns by default, so ``predict`` is not run)."""
+    rule.eval()
+    if rule.layer_readout == FEEDFORWARD:
+        return torch.cat(
+            [rule.feedforward(x[i : i + 500])[-1].flatten(1) for i in range(0, len(x), 500)]
+        )
+    name = rule.net.blocks[-1].name
+    return torch.cat([rule.layers(x[i : i + 500])[name].flatten(1) for i in range(0, len(x), 500)])
+
+
+def probe_error_ratio(trained, untrained, d) -> tuple[float, float, float]:
+    """(trained probe accuracy, untrained probe accuracy, ratio of their error rates)."""
+    fit_x, fit_y = d["x_train"][-N_PROBE_FIT:], d["y_train"][-N_PROBE_FIT:]
+    accs = []
+    for rule in (trained, untrained):
+        accs.append(
+            linear_probe_accuracy(
+                _last_hidden(rule, fit_x).numpy(),
+                fit_y.numpy(),
+                _last_hidden(rule, d["x_test"]).numpy(),
+                d["y_test"].numpy(),
+            )
+        )
+    return accs[0], accs[1], (1 - accs[0]) / max(1 - accs[1], 1e-9)
+
+
+def _smoke_train(rule, rule_id: str, d):
+    smoke = load_rule_config(rule_id).get("smoke") or {}
     n = smoke.get("n_train", 3000)
-    d = mnist_small
-    res = train(
+    assert n <= len(d["x_train"]) - N_PROBE_FIT, (
+        f"{rule_id}: smoke n_train {n} overlaps the probe's"
+    )
+    return train(
         rule,
         d["x_train"][:n],
         d["y_train"][:n],
@@ -107,12 +259,46 @@ def test_rule_learns_on_real_mnist(rule_id, arch, mnist_small):
         batch_size=smoke.get("batch_size", 64),
         log_every=0,
     )
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("rule_id", RULES)
+def test_rule_learns_on_real_mnist(rule_id, arch, mnist_small):
+    """At its smoke budget a learning rule's hidden layers learn: a linear probe on its last hidden
+    layer beats the same probe on the untrained net (``MAX_PROBE_ERROR_RATIO``); its own prediction
+    beats chance clearly (``smoke.min_accuracy``). The control stays at chance and does not move."""
+    d = mnist_small
+    rule, untrained = _build(rule_id, arch), _build(rule_id, arch)
+    res = _smoke_train(rule, rule_id, d)
     if not rule.learns:
         assert res.test_accuracy < 0.2, f"{rule_id}: an untrained net should be near chance"
+        assert all(torch.equal(a, b) for a, b in zip(rule.state_dict().values(),
+                   untrained.state_dict().values(), strict=True))  # fmt: skip
         return
-    floor = (smoke.get("min_accuracy") or {}).get(arch, 0.5)
+    floor = (load_rule_config(rule_id).get("smoke", {}).get("min_accuracy") or {}).get(arch, 0.5)
     assert floor >= 0.3, f"{rule_id}: a smoke floor below 30 % does not show clear learning"
     assert res.test_accuracy >= floor, (
         f"{rule_id}/{arch}: test accuracy {res.test_accuracy:.3f} < {floor}"
     )
     assert accuracy(rule, d["x_test"], d["y_test"]) == pytest.approx(res.test_accuracy)
+    acc, acc0, ratio = probe_error_ratio(rule, untrained, d)
+    learned = ratio <= MAX_PROBE_ERROR_RATIO
+    why = HIDDEN_LEARNING_XFAIL.get((rule_id, arch))
+    if why is not None and not learned:  # listed (some sit near the margin): pass if they clear it
+        pytest.xfail(f"probe {acc:.3f} vs untrained {acc0:.3f} (error ratio {ratio:.2f}): {why}")
+    assert learned, (
+        f"{rule_id}/{arch}: probe on the last hidden layer {acc:.3f} vs {acc0:.3f} untrained "
+        f"(error ratio {ratio:.2f} > {MAX_PROBE_ERROR_RATIO}): its hidden layers did not learn"
+    )
+
+
+def test_probe_fails_a_rule_whose_hidden_layers_are_frozen(mnist_small):
+    """Backprop with its blocks frozen (only the readout learns) reaches a fair accuracy, but the
+    probe criterion of ``test_rule_learns_on_real_mnist`` rejects it."""
+    rule, untrained = _build("bp", "mlp"), _build("bp", "mlp")
+    for p in rule.net.blocks.parameters():
+        p.requires_grad_(False)
+    res = _smoke_train(rule, "bp", mnist_small)
+    assert res.test_accuracy > 0.4  # the readout alone learns (57 % here)
+    acc, acc0, ratio = probe_error_ratio(rule, untrained, mnist_small)
+    assert ratio > MAX_PROBE_ERROR_RATIO, (acc, acc0, ratio)

@@ -181,9 +181,15 @@ class RecurrentFFBase(NamedLossesStep, Rule):
             scores.append(sum(goodness(s) for s in self.settle(x, self._onehot(y))))  # (n,)
         return torch.stack(scores, dim=1)  # n_classes x (n,) -> (n, n_classes)
 
-    @torch.no_grad()
-    def layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        states = self.settle(x, self._neutral(x))
-        acts = {b.name: s for b, s in zip(self.net.blocks, states, strict=True)}
-        acts["out"] = self.predict(x)
-        return acts
+    def feedforward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The bottom-up sweep that starts every settling (length-normalised block inputs, no
+        top-down input)."""
+        outs, h = [], normalize(x)
+        for block in self.net.blocks:
+            outs.append(block(h))
+            h = normalize(outs[-1])
+        return outs
+
+    def readout_states(self, x: torch.Tensor, kind: str) -> list[torch.Tensor]:
+        """``settled``: the states after settling under the neutral label."""
+        return self.settle(x, self._neutral(x))

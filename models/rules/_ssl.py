@@ -178,12 +178,6 @@ class SSLRule(Rule):
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         return self.readout(self.net.features(x))
 
-    @torch.no_grad()
-    def layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        acts = self.net.forward_layers(x)
-        acts["out"] = self.readout(acts[self.net.blocks[-1].name].flatten(1))
-        return acts
-
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)
         losses = self.ssl_losses(x)

@@ -13,7 +13,7 @@ from torch import nn
 
 
 class StandardisedReadout(nn.Module):
-    """Mixin for a ``Rule``: running feature statistics and the ``predict`` / ``layers`` that use them."""
+    """Mixin for a ``Rule``: running feature statistics and the ``predict`` that uses them."""
 
     def init_feature_stats(self, n_features: int) -> None:
         """Register the running mean / variance of the readout's input and the batch counter."""
@@ -36,9 +36,3 @@ class StandardisedReadout(nn.Module):
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.readout(self.standardise(self.net.features(x)))
-
-    @torch.no_grad()
-    def layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        acts = self.net.forward_layers(x)
-        acts["out"] = self.net.readout(self.standardise(acts[self.net.blocks[-1].name].flatten(1)))
-        return acts

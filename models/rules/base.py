@@ -42,6 +42,14 @@ BACKPROP_PROBLEMS = (
 )
 
 
+#: The one default meaning of ``Rule.layers()`` (see there).
+FEEDFORWARD = "feedforward"
+FEEDFORWARD_DOC = (
+    "one bottom-up pass in eval mode, no label, no settling or time: every block's output as the "
+    "rule's network computes it at evaluation; 'out' = the rule's class scores (predict)"
+)
+
+
 @dataclass(frozen=True)
 class RuleCard:
     """What a rule is: taxonomy family, backprop problems it addresses, reference, caveats."""
@@ -51,6 +59,9 @@ class RuleCard:
     reference: str | None = None
     notes: str | None = None
     extra: dict = field(default_factory=dict)
+    #: Named alternatives to the feed-forward ``layers()`` this rule offers (its ``layer_readout``
+    #: hyper-parameter), each with what it returns, e.g. ``{"settled": "free-phase states"}``.
+    layer_readouts: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.family not in FAMILIES:
@@ -60,10 +71,13 @@ class RuleCard:
             raise ValueError(
                 f"card lists unknown backprop problems {bad}; known: {BACKPROP_PROBLEMS}"
             )
+        if FEEDFORWARD in self.layer_readouts:
+            raise ValueError(f"layer_readouts must not redefine the default {FEEDFORWARD!r}")
 
     def as_dict(self) -> dict:
         d = asdict(self)
         d["addresses"] = list(self.addresses)
+        d["layer_readouts"] = [FEEDFORWARD, *self.layer_readouts]  # names; what each is: the card
         return d
 
 
@@ -72,6 +86,10 @@ class Rule(nn.Module, metaclass=ABCMeta):
 
     Hyper-parameters are keyword-only ``__init__`` arguments stored under the same names; check
     them with ``self._check`` so a bad value fails with the parameter's name and allowed range.
+
+    ``layers()`` is defined here once for every rule (rules do not override it): by default the
+    feed-forward activations (``feedforward``); a rule whose card lists ``layer_readouts`` accepts
+    a ``layer_readout`` hyper-parameter naming one of them and implements it in ``readout_states``.
     """
 
     card: ClassVar[RuleCard]
@@ -81,6 +99,13 @@ class Rule(nn.Module, metaclass=ABCMeta):
     def __init__(self, net: Net):
         super().__init__()
         self.net = net
+        self.layer_readout = FEEDFORWARD
+
+    def _set_layer_readout(self, layer_readout: str) -> None:
+        """Validate and store the ``layer_readout`` hyper-parameter against the card's options."""
+        allowed = (FEEDFORWARD, *self.card.layer_readouts)
+        self._check("layer_readout", layer_readout, layer_readout in allowed, f"one of {allowed}")
+        self.layer_readout = layer_readout
 
     # --- the interface -------------------------------------------------------------------
     @abstractmethod
@@ -92,10 +117,42 @@ class Rule(nn.Module, metaclass=ABCMeta):
         """Class scores (n, n_classes); the argmax is the prediction."""
         return self.net(x)
 
+    def feedforward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every block's output in one bottom-up pass (the default: the shared net's blocks).
+
+        A rule whose neurons compute differently at evaluation overrides this (e.g. length-
+        normalised block inputs in forward-forward, bounded states in energy-based rules); it
+        never reads a label, settles, or runs in time."""
+        outs = []
+        for block in self.net.blocks:
+            x = block(x)
+            outs.append(x)
+        return outs
+
+    def readout_states(self, x: torch.Tensor, kind: str) -> list[torch.Tensor]:
+        """Every block's state under the card's named ``layer_readout`` ``kind`` (rules that list
+        ``layer_readouts`` on their card implement this)."""
+        raise NotImplementedError(f"{type(self).__name__} offers no layer_readout {kind!r}")
+
     @torch.no_grad()
     def layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Ordered layer activations compared with the brain."""
-        return self.net.forward_layers(x)
+        """Ordered layer activations compared with the brain, keyed by ``net.layer_names``.
+
+        Computed in eval mode whatever the rule's mode (which is restored), per image (no batch
+        statistics, no label): the blocks' ``feedforward`` outputs, or the states of the card's
+        named ``layer_readout``; ``out`` is the rule's class scores (``predict``)."""
+        was_training = self.training
+        self.eval()
+        try:
+            if self.layer_readout == FEEDFORWARD:
+                states = self.feedforward(x)
+            else:
+                states = self.readout_states(x, self.layer_readout)
+            acts = dict(zip([b.name for b in self.net.blocks], states, strict=True))
+            acts["out"] = self.predict(x)
+        finally:
+            self.train(was_training)
+        return acts
 
     def end_epoch(self, epoch: int) -> None:
         """Hook called after each epoch (schedules, normalisation); default does nothing."""

@@ -56,15 +56,16 @@ class CHL(Rule):
             "Hidden states are the block activations bounded to [-state_bound, state_bound] "
             "(ReLU -> hard sigmoid); the output state is clip(readout, 0, 1), clamped to the "
             "one-hot label in the clamped phase. Both phases relax the same fixed number of steps "
-            "(t_relax; t_eval for predict/layers) from the bottom-up pass, so equilibria are "
+            "(t_relax, in training and at evaluation) from the bottom-up pass, so equilibria are "
             "approximate. Conv layers use the "
             "convergent-RNN energy of Laborieux et al. (2021), max-pooling included. "
             "Xie & Seung's layer-wise update scale gain^{k-L} is effective only with optimizer "
             "'sgd': the default Adam divides each parameter's step by its gradient's running RMS, "
             "so a constant factor per layer cancels (feedback_gain then acts on the settling "
             "only). "
-            "predict/layers: free-phase equilibrium; 'out' = readout pre-activation."
+            "predict: readout pre-activation of the free phase (t_relax steps, as in training)."
         ),
+        layer_readouts={"settled": "the free-phase block states after t_relax steps"},
     )
 
     def __init__(
@@ -74,21 +75,21 @@ class CHL(Rule):
         lr: float = 1e-3,
         feedback_gain: float = 0.5,
         t_relax: int = 4,
-        t_eval: int = 4,
         state_bound: float = 1.0,
         optimizer: str = "adam",
         momentum: float = 0.0,
         weight_decay: float = 0.0,
+        layer_readout: str = "feedforward",
     ):
         super().__init__(net)
+        self._set_layer_readout(layer_readout)
         self._check_positive(lr=lr, feedback_gain=feedback_gain, state_bound=state_bound)
         self._check("t_relax", t_relax, isinstance(t_relax, int) and t_relax >= 1, "an int >= 1")
-        self._check("t_eval", t_eval, isinstance(t_eval, int) and t_eval >= 0, "an int >= 0")
         self._check("optimizer", optimizer, optimizer in ("sgd", "adam"), "'sgd' or 'adam'")
         self._check("momentum", momentum, 0 <= momentum < 1, "in [0, 1)")
         self._check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
         self.lr, self.feedback_gain, self.state_bound = lr, feedback_gain, state_bound
-        self.t_relax, self.t_eval = t_relax, t_eval
+        self.t_relax = t_relax
         self.optimizer_name, self.momentum, self.weight_decay = optimizer, momentum, weight_decay
         n_out = len(net.blocks) + 1  # index L of the output layer (blocks are 1..N)
         #: energy weights gain^{k-L}: feedback into layer k is scaled by gain (Xie & Seung 2003)
@@ -158,13 +159,15 @@ class CHL(Rule):
             "accuracy": float((logits.argmax(1) == y).float().mean()),
         }
 
-    @torch.no_grad()
-    def layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        states = self.free_phase(x, self.t_eval)
-        acts = {b.name: s for b, s in zip(self.net.blocks, states, strict=False)}
-        acts["out"] = self.net.readout(ep.readout_input(states[-2]))
-        return acts
+    def feedforward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """States of the bottom-up pass that starts every relaxation (bounded activations)."""
+        return ep.feedforward_states(self.net, x, self.state_bound)
+
+    def readout_states(self, x: torch.Tensor, kind: str) -> list[torch.Tensor]:
+        """``settled``: the free-phase block states (``t_relax`` steps, as in training)."""
+        return self.free_phase(x)[: len(self.net.blocks)]
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x)["out"]
+        """Readout pre-activation of the free phase, settled ``t_relax`` steps as in training."""
+        return self.net.readout(ep.readout_input(self.free_phase(x)[-2]))

@@ -48,10 +48,12 @@ class EqProp(Rule):
             "runs a fixed number of synchronous fixed-point steps (t_free, t_nudge, t_eval), so "
             "the equilibrium is approximate at small budgets. Feedback is symmetric by "
             "construction (the energy's shared weights), which is the weight-transport "
-            "assumption of EqProp itself, so weight transport is not addressed. Cross-entropy readout (Laborieux's softmax variant); "
-            "Adam on the EP estimate. predict/layers use the free-phase equilibrium. Needs "
+            "assumption of EqProp itself, so weight transport is not addressed. Cross-entropy "
+            "readout (Laborieux's softmax variant); "
+            "Adam on the EP estimate. predict uses the free phase after t_eval steps. Needs "
             "two (three) phases per step, so it is trained on smaller subsets than backprop."
         ),
+        layer_readouts={"settled": "the free-phase states after t_eval steps"},
     )
 
     def __init__(
@@ -67,8 +69,10 @@ class EqProp(Rule):
         symmetric: bool = True,
         random_sign: bool = True,
         weight_decay: float = 0.0,
+        layer_readout: str = "feedforward",
     ):
         super().__init__(net)
+        self._set_layer_readout(layer_readout)
         self._check_positive(lr=lr, beta=beta, state_bound=state_bound)
         for name, v in (("t_free", t_free), ("t_nudge", t_nudge), ("t_eval", t_eval)):
             self._check(name, v, isinstance(v, int) and v >= 0, "an int >= 0")
@@ -146,13 +150,15 @@ class EqProp(Rule):
             loss = F.cross_entropy(logits, y)
         return {"loss": float(loss), "accuracy": float((logits.argmax(1) == y).float().mean())}
 
-    @torch.no_grad()
-    def layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        states = self.free_phase(x, self.t_eval)
-        acts = {b.name: s for b, s in zip(self.net.blocks, states, strict=True)}
-        acts["out"] = self.net.readout(ep.readout_input(states[-1]))
-        return acts
+    def feedforward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """States of the bottom-up pass (bounded activations), the fixed point without feedback."""
+        return ep.feedforward_states(self.net, x, self.state_bound)
+
+    def readout_states(self, x: torch.Tensor, kind: str) -> list[torch.Tensor]:
+        """``settled``: the free-phase states after ``t_eval`` steps."""
+        return self.free_phase(x, self.t_eval)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x)["out"]
+        """Readout of the free-phase top state after ``t_eval`` steps."""
+        return self.net.readout(ep.readout_input(self.free_phase(x, self.t_eval)[-1]))

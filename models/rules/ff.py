@@ -189,9 +189,7 @@ class ForwardForward(NamedLossesStep, Rule):
             return self.goodness_scores(x)
         return self.net.readout(normalize(self._neutral_top(x)).flatten(1))
 
-    @torch.no_grad()
-    def layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        outs = self._forward(x if self.variant == "channel" else self.embed.neutral(x))
-        acts = {block.name: h for block, h in zip(self.net.blocks, outs, strict=True)}
-        acts["out"] = self.predict(x)
-        return acts
+    def feedforward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Block outputs of FF's bottom-up pass (length-normalised block inputs) on the image with
+        the neutral label embedded (the channel variant embeds no label)."""
+        return self._forward(x if self.variant == "channel" else self.embed.neutral(x))

@@ -41,7 +41,12 @@ class PredictiveForwardForward(RecurrentFFBase):
         "positive-phase state to the layer below, trained by its local squared prediction error. "
         "Simplified w.r.t. the paper: no learnable lateral competition or noise injection, and "
         "the generative circuit does not settle its own latent states (it reads the "
-        "representation circuit's states). Adam. layers() = representation circuit.",
+        "representation circuit's states). Adam. layers() = representation circuit. The generative "
+        "circuit never feeds back into the representation, so pff's blocks, top-down pathways "
+        "and readout learn exactly as rff's (step for step equal given the same initial weights "
+        "and negative labels; only the random stream differs): in the brain comparison pff and "
+        "rff are one rule, pff adds a trained image reconstruction.",
+        layer_readouts={"settled": "the states after settling under the neutral label"},
     )
 
     def __init__(
@@ -57,6 +62,7 @@ class PredictiveForwardForward(RecurrentFFBase):
         readout_lr: float = 1e-3,
         predict_mode: str = "softmax",
         weight_decay: float = 0.0,
+        layer_readout: str = "feedforward",
     ):
         super().__init__(
             net,
@@ -69,6 +75,7 @@ class PredictiveForwardForward(RecurrentFFBase):
             predict_mode=predict_mode,
             weight_decay=weight_decay,
         )
+        self._set_layer_readout(layer_readout)
         self._check_positive(gen_lr=gen_lr)
         self.gen_lr = gen_lr
         below = [tuple(net.in_shape)] + [s[1] for s in self.shapes[:-1]]  # what each layer predicts

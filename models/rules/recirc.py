@@ -49,7 +49,7 @@ class Recirculation(CHL):
             "plus (input and output clamped) settling phase; the feedback uses the transposed "
             "forward weights scaled by feedback_gain (GeneRec assumes symmetric connections, so "
             "weight transport is not addressed). Settling is a fixed number of synchronous "
-            "steps (t_relax; t_eval for predict/layers) from the bottom-up pass, as in chl; "
+            "steps (t_relax, in training and at evaluation) from the bottom-up pass, as in chl; "
             "states are bounded activations (ReLU -> hard sigmoid), output clip(readout, 0, 1). "
             "Conv layers: layered energy of Laborieux et al. (2021) with max-pool routing. "
             "Layer-wise update scale gain^{k-L} as in Xie & Seung (2003), effective only with "

@@ -42,8 +42,8 @@ class RecurrentForwardForward(RecurrentFFBase):
         "damped updates; goodness (mean square) loss at the last iteration only (Hinton "
         "averages iterations 3-5 over 8 iterations; cheaper here). Adam. predict_mode "
         "'softmax' (default: one neutral-label settling, linear readout trained on the "
-        "detached top state) or 'goodness' (one settling per label). layers() = settled "
-        "states under the neutral label; 'out' = the prediction scores.",
+        "detached top state) or 'goodness' (one settling per label).",
+        layer_readouts={"settled": "the states after settling under the neutral label"},
     )
 
     def __init__(
@@ -58,6 +58,7 @@ class RecurrentForwardForward(RecurrentFFBase):
         readout_lr: float = 1e-3,
         predict_mode: str = "softmax",
         weight_decay: float = 0.0,
+        layer_readout: str = "feedforward",
     ):
         super().__init__(
             net,
@@ -70,6 +71,7 @@ class RecurrentForwardForward(RecurrentFFBase):
             predict_mode=predict_mode,
             weight_decay=weight_decay,
         )
+        self._set_layer_readout(layer_readout)
         self.optimizer = self._optimizer()
 
     def local_losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:

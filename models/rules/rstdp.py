@@ -68,7 +68,8 @@ class RSTDP(Rule):
         "On CIFAR-10 the CNN's hidden STDP does not beat its random init (homeostasis alone does as "
         "well), so its layers are close to random spiking features. "
         "Family 'implicit' for the STDP layers; the decision layer gets "
-        "a global scalar reward. layers(): spike counts per block; 'out' = output spike score.",
+        "a global scalar reward. predict: output spike score.",
+        layer_readouts={"spike_counts": "every block's output spike counts over time_steps"},
     )
 
     def __init__(
@@ -88,8 +89,10 @@ class RSTDP(Rule):
         neurons_per_class: int = 1,
         anti_stdp: str = "depress",
         readout_scaling: bool = False,
+        layer_readout: str = "feedforward",
     ):
         super().__init__(net)
+        self._set_layer_readout(layer_readout)
         self._check(
             "time_steps", time_steps, isinstance(time_steps, int) and time_steps >= 2, "an int >= 2"
         )
@@ -215,18 +218,19 @@ class RSTDP(Rule):
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         return self.simulate(x)["score"]
 
-    @torch.no_grad()
-    def layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        sim = self.simulate(x)
-        acts = {}
-        for block, rec in zip(self.net.blocks, sim["blocks"], strict=True):
-            spk = rec["spikes"]
+    def feedforward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Rate model of one bottom-up pass: the blocks (ReLU of the synaptic current) applied to
+        the input's spike rates under the latency code (no thresholds, no time)."""
+        return super().feedforward(self.encode(x).mean(0))
+
+    def readout_states(self, x: torch.Tensor, kind: str) -> list[torch.Tensor]:
+        """``spike_counts``: every block's output spike counts over the ``time_steps`` steps."""
+        counts = []
+        for block, rec in zip(self.net.blocks, self.simulate(x)["blocks"], strict=True):
+            spk = rec["spikes"]  # (T, n, c, ...)
             pooled = block.pool(spk.flatten(0, 1))  # (T*n, c, ...)
-            acts[block.name] = pooled.view(spk.shape[0], spk.shape[1], *pooled.shape[1:]).sum(
-                0
-            )  # counts
-        acts["out"] = sim["score"]
-        return acts
+            counts.append(pooled.view(spk.shape[0], spk.shape[1], *pooled.shape[1:]).sum(0))
+        return counts
 
     # --- plasticity -------------------------------------------------------------------------------
     def _winners(self, spk: torch.Tensor, cur: torch.Tensor) -> torch.Tensor:

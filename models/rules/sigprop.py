@@ -104,9 +104,3 @@ class SignalPropagation(NamedLossesStep, Rule):
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.readout(normalize(self.net.features(x)))
-
-    @torch.no_grad()
-    def layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        acts = self.net.forward_layers(x)
-        acts["out"] = self.net.readout(normalize(acts[self.net.blocks[-1].name].flatten(1)))
-        return acts

@@ -34,7 +34,6 @@ def _tiny():
         lr=LR,
         feedback_gain=GAIN,
         t_relax=STEPS,
-        t_eval=STEPS,
         optimizer="sgd",
         momentum=0.0,
     )
