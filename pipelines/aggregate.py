@@ -183,6 +183,10 @@ def main() -> None:
     ap.add_argument("--trajectories", nargs="+", required=True)
     ap.add_argument("--records", nargs="+", required=True)
     ap.add_argument("--resamples", nargs="*", default=[], help="pipelines.compare --resamples-out")
+    ap.add_argument("--movement", nargs="*", default=[], help="pipelines.extract --movement-out")
+    ap.add_argument(
+        "--out-movement", help="how far training moved each layer (results/layer_movement.csv)"
+    )
     ap.add_argument(
         "--params", required=True, help="JSON: n_boot, boot_seed, alpha, match_accuracy"
     )
@@ -227,6 +231,8 @@ def main() -> None:
         ),
     )
     write_csv(args.out_accuracy, accuracy)
+    if args.out_movement:
+        write_csv(args.out_movement, read_tables(args.movement))
     write_csv(args.out_curves, curves_table(records))
     write_json(args.out_metrics, metrics_of(accuracy, ranking))
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+import pandas as pd
 import torch
 
+from analyses.hidden_learning import layer_change
 from analyses.model_table import ModelTable
 from analyses.rdm import correlation_rdm
 from brain_data.images import model_input
@@ -23,7 +25,7 @@ from brain_data.stimuli import load_stimuli
 from brain_data.trainsets import trainset_info
 from models import registry
 from models.training import build_rule
-from pipelines._io import load_torch, read_json, run_main, setup_logging, write_npz
+from pipelines._io import load_torch, read_json, run_main, setup_logging, write_csv, write_npz
 
 
 def _check_lengths(args: argparse.Namespace) -> None:
@@ -53,6 +55,9 @@ def main() -> None:
     ap.add_argument("--snapshots-out", required=True, help="all snapshots' layer RDMs (.npz)")
     ap.add_argument("--activations-out", nargs="+", required=True)
     ap.add_argument("--rdms-out", nargs="+", required=True)
+    ap.add_argument(
+        "--movement-out", help="CSV: per network and layer, 1 - Spearman(final RDM, untrained RDM)"
+    )
     ap.add_argument("--log")
     args = ap.parse_args()
     setup_logging(args.log)
@@ -61,6 +66,7 @@ def main() -> None:
     stimuli = load_stimuli(args.stimset)
     inputs: dict[str, torch.Tensor] = {}
     table = ModelTable.empty(stimuli.n_stimuli)
+    movement = []
     for rec_path, snap_path, act_out, rdm_out in zip(
         args.records, args.snapshots, args.activations_out, args.rdms_out, strict=True
     ):
@@ -85,6 +91,8 @@ def main() -> None:
         for i, state in enumerate(snaps["states"]):
             rule.load_state_dict(state)
             acts = layer_activations(rule, x, rec["seed"])
+            if i == 0:
+                first = acts
             rdms = {k: correlation_rdm(v) for k, v in acts.items()}
             table.add(
                 rdms,
@@ -100,6 +108,11 @@ def main() -> None:
             )
             if i == n_snap - 1:
                 layers = list(acts)
+                movement += [
+                    {**{k: rec[k] for k in ("rule", "arch", "trainset", "seed")},
+                     "stimset": args.stimset, "examples_seen": int(snaps["examples_seen"][i]), "layer": k, "movement": v}
+                    for k, v in layer_change(acts, first).items()
+                ]  # fmt: skip
                 write_npz(act_out, layers=np.array(layers), **acts)
                 write_npz(
                     rdm_out,
@@ -107,6 +120,8 @@ def main() -> None:
                     rdms=np.stack([rdms[k] for k in layers]).astype(np.float64),
                 )
     write_npz(args.snapshots_out, **table.to_arrays())
+    if args.movement_out:
+        write_csv(args.movement_out, pd.DataFrame(movement))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from reports.html import Report, figure_png, img_tag, table
 from reports.rankings import rankings_section
 from reports.summary import summary_figure
 from reports.timecourse import timecourse_figures
-from reports.trajectories import trajectory_section
+from reports.trajectories import movement_section, trajectory_section
 from reports.verdict import assess_all, normalise_ranking, verdict_html
 
 QUESTION = (
@@ -111,6 +111,7 @@ class Inputs:
     peaks: pd.DataFrame | None = None
     encoding: pd.DataFrame | None = None
     trajectories: pd.DataFrame | None = None
+    movement: pd.DataFrame | None = None
 
 
 def read_brain(paths: list[str]) -> dict[str, dict]:
@@ -227,6 +228,8 @@ def _training(rep: Report, figs: dict[str, bytes], inp: Inputs, ranking: pd.Data
     sections.training_section(rep, figs, inp.curves, inp.accuracy, examples, colors)
     if inp.trajectories is not None:
         trajectory_section(rep, figs, inp.trajectories, ranking)
+    if inp.movement is not None:
+        movement_section(rep, inp.movement)
     rep.close_details()
 
 
@@ -358,6 +361,7 @@ def main() -> None:
     ap.add_argument("--peaks", help="time-resolved peak latencies (results/timecourse_peaks.csv)")
     ap.add_argument("--encoding", help="encoding-model scores (results/encoding.csv)")
     ap.add_argument("--trajectories", help="brain scores along training (results/trajectories.csv)")
+    ap.add_argument("--movement", help="layer movement (results/layer_movement.csv)")
     args = ap.parse_args()
     setup_logging(args.log)
     inp = Inputs(
@@ -374,6 +378,7 @@ def main() -> None:
         peaks=pd.read_csv(args.peaks) if args.peaks else None,
         encoding=pd.read_csv(args.encoding) if args.encoding else None,
         trajectories=pd.read_csv(args.trajectories) if args.trajectories else None,
+        movement=pd.read_csv(args.movement) if args.movement else None,
     )
     page, figs = build_report(inp)
     out = Path(args.figures)

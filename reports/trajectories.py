@@ -114,3 +114,26 @@ def trajectory_section(
     if len(ranking) and "rank_stability_w" in ranking:
         rep.heading("Network instances: seed spread and rank agreement", 4)
         rep.raw(table(seed_table(ranking)))
+
+
+MOVEMENT_NOTE = (
+    "How far training moved each layer: 1 − Spearman ρ between the final network's RDM and the "
+    "untrained network's (same seed) on the stimulus set; 0 = the geometry of the random "
+    "initialisation, 1 = unrelated. Mean over seeds. A rule whose layers barely move cannot owe its "
+    "brain score to learning."
+)
+
+
+def movement_section(rep: Report, movement: pd.DataFrame) -> None:
+    """Rule x (network, layer) table of layer movement (mean over seeds)."""
+    if not len(movement):
+        return
+    rep.heading("How far training moved each layer", 3)
+    rep.paragraph(MOVEMENT_NOTE, "note")
+    m = movement.assign(network=movement["arch"] + "/" + movement["trainset"])
+    wide = m.groupby(["stimset", "network", "rule", "layer"], sort=False)["movement"].mean()
+    for (stimset, network), g in wide.groupby(level=["stimset", "network"], sort=True):
+        rep.heading(f"{network} on {stimset}", 4)
+        table_ = g.droplevel(["stimset", "network"]).unstack("layer")
+        layers = list(dict.fromkeys(m.loc[m["network"] == network, "layer"]))
+        rep.raw(table(table_[[c for c in layers if c in table_]].reset_index()))

@@ -30,11 +30,14 @@ rule aggregate:
         trajectories=model_pair_paths(rules.compare.output.trajectory),
         resamples=model_pair_paths(rules.compare.output.resamples),
         records=run_paths(rules.train.output.record),
+        movement=expand(rules.extract.output.movement, rule=config["rules"],
+                        stimset=sorted({STIMSET[r] for r in STATIC_RECORDINGS})),
     output:
         scores="results/scores.csv",
         ranking=report("results/ranking.csv", caption="../report/ranking.rst", category="Ranking"),
         pairwise="results/pairwise.csv",
         trajectories="results/trajectories.csv",
+        movement="results/layer_movement.csv",
         accuracy=report("results/accuracy.csv", caption="../report/accuracy.rst", category="Training"),
         metrics="results/metrics.json",
         curves="results/curves.csv",
@@ -49,8 +52,9 @@ rule aggregate:
     shell:
         "{PY} -m pipelines.aggregate --scores {input.scores} --subjects {input.subjects}"
         " --trajectories {input.trajectories} --resamples {input.resamples}"
-        " --records {input.records} --params {params.spec:q}"
+        " --records {input.records} --movement {input.movement} --params {params.spec:q}"
         " --out-scores {output.scores} --out-ranking {output.ranking}"
         " --out-pairwise {output.pairwise} --out-trajectories {output.trajectories}"
+        " --out-movement {output.movement}"
         " --out-accuracy {output.accuracy} --out-metrics {output.metrics}"
         " --out-curves {output.curves} --log {log}"

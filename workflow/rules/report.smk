@@ -12,6 +12,7 @@ rule report:
         timecourse=TIMECOURSE_OUTPUTS,
         encoding=ENCODING_OUTPUTS,
         trajectories=rules.aggregate.output.trajectories,
+        movement=rules.aggregate.output.movement,
         model_rdms=lambda wc: sorted(set(run_paths(MODEL_RDMS, stimset=sorted(set(STIMSET.values()))))),
     output:
         html="results/report/index.html",
@@ -31,5 +32,5 @@ rule report:
         "{PY} -m pipelines.report --scores {input.scores} --ranking {input.ranking}"
         " --pairwise {input.pairwise} --accuracy {input.accuracy} --brain {input.brain}"
         " --model-rdms {input.model_rdms} --title {params.title:q} --html {output.html}"
-        " --curves {input.curves} --trajectories {input.trajectories} --config-json {params.config:q} {params.timecourse} {params.encoding}"
+        " --curves {input.curves} --trajectories {input.trajectories} --movement {input.movement} --config-json {params.config:q} {params.timecourse} {params.encoding}"
         " --figures {output.figures} --log {log}"

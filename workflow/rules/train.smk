@@ -30,6 +30,7 @@ rule extract:
         snapshots=lambda wc: run_paths(rules.train.output.snapshots, rules=[wc.rule]),
     output:
         table="results/rdms/{rule}/{stimset}_snapshots.npz",
+        movement="results/rdms/{rule}/{stimset}_movement.csv",
         activations=rule_run_outputs(ACTIVATIONS),
         rdms=rule_run_outputs(MODEL_RDMS),
     log:
@@ -39,7 +40,8 @@ rule extract:
     shell:
         "{PY} -m pipelines.extract --records {input.records} --snapshots {input.snapshots}"
         " --stimset {wildcards.stimset} --snapshots-out {output.table}"
-        " --activations-out {output.activations} --rdms-out {output.rdms} --log {log}"
+        " --activations-out {output.activations} --rdms-out {output.rdms}"
+        " --movement-out {output.movement} --log {log}"
 
 
 rule control:
