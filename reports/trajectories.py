@@ -34,7 +34,7 @@ FAIR_NOTE = (
 def trajectory_figure(traj: pd.DataFrame, title: str) -> plt.Figure:
     """Best-layer score vs examples seen (left) and vs test accuracy (right); mean over seeds, one
     line per rule; single-state controls as horizontal dashed lines."""
-    fig, (ax_ex, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
+    fig, (ax_ex, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
     colors = rule_colors(list(traj["rule"].unique()))
     learners = traj[traj["kind"] == "rule"]
     mean = (
@@ -52,16 +52,10 @@ def trajectory_figure(traj: pd.DataFrame, title: str) -> plt.Figure:
     for rule, value in controls.items():
         for ax in (ax_ex, ax_acc):
             ax.axhline(value, ls="--", lw=0.9, color=colors[rule])
-        ax_acc.annotate(
-            rule,
-            (1.0, value),
-            xycoords=("axes fraction", "data"),
-            fontsize=6,
-            color=colors[rule],
-            va="center",
-        )
+        ax_ex.plot([], [], ls="--", lw=0.9, color=colors[rule], label=f"{rule} (control)")
+    positive = mean["examples_seen"].replace(0, np.nan)
     ax_ex.set_xscale(
-        "symlog", linthresh=max(1.0, float(mean["examples_seen"].replace(0, np.nan).min()))
+        "symlog", linthresh=max(1.0, float(positive.min())) if positive.notna().any() else 1.0
     )
     ax_ex.set_xlabel("examples seen (0 = untrained)")
     ax_acc.set_xlabel("test accuracy")
@@ -69,8 +63,16 @@ def trajectory_figure(traj: pd.DataFrame, title: str) -> plt.Figure:
     for ax in (ax_ex, ax_acc):
         ax.axhline(0, color="k", lw=0.4)
     fig.suptitle(title, fontsize=10)
-    ax_ex.legend(fontsize=6, ncols=2, frameon=False, loc="upper left", bbox_to_anchor=(2.25, 1.0))
-    fig.tight_layout()
+    ncols = 1 if len(ax_ex.get_legend_handles_labels()[0]) <= 14 else 2
+    right = 0.84 if ncols == 1 else 0.70
+    fig.legend(
+        fontsize=6,
+        ncols=ncols,
+        frameon=False,
+        loc="center left",
+        bbox_to_anchor=(right + 0.01, 0.5),
+    )
+    fig.subplots_adjust(left=0.07, right=right, bottom=0.17, top=0.86, wspace=0.08)
     return fig
 
 
