@@ -132,13 +132,21 @@ def test_a_step_failing_on_a_truncated_cache_names_it_and_sets_it_aside(tmp_path
     from pipelines import compare
     from pipelines._io import run_main
 
+    from analyses.model_table import ModelTable
+
     brain, model = tmp_path / "brain.npz", tmp_path / "rdms.npz"
     np.savez_compressed(brain, rdms=np.ones((3, 5, 5)))
-    np.savez_compressed(model, rdms=np.ones((2, 5, 5)), layers=np.array(["a", "b"]))
+    table = ModelTable.empty(5)
+    rdm = np.ones((5, 5)) - np.eye(5)
+    table.add({"a": rdm}, rule="bp", arch="mlp", trainset="mnist", seed=0, snapshot=0,
+              examples_seen=0, test_accuracy=0.1, final=True, kind="rule")
+    np.savez_compressed(model, **table.to_arrays())
     brain.write_bytes(brain.read_bytes()[:60])
-    params = json.dumps({"rule": "bp", "arch": "mlp", "trainset": "mnist", "seed": 0})
-    argv = ["compare", "--model-rdms", str(model), "--brain", str(brain), "--params", params,
-            "--out", str(tmp_path / "s.csv"), "--subjects-out", str(tmp_path / "sub.csv")]  # fmt: skip
+    params = json.dumps({"recording": "r", "methods": ["spearman"], "n_boot": 10, "n_splits": 2,
+                         "boot_seed": 0})
+    argv = ["compare", "--table", str(model), "--brain", str(brain), "--params", params,
+            "--out", str(tmp_path / "s.csv"), "--subjects-out", str(tmp_path / "sub.csv"),
+            "--trajectory-out", str(tmp_path / "t.csv")]  # fmt: skip
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as info:
         run_main(compare.main)

@@ -268,7 +268,9 @@ def test_unknown_rule_and_trainset_ids_are_refused_with_the_closest_one():
     with pytest.raises(ConfigError, match=r"rules: unknown id 'hebian'; did you mean 'hebbian'"):
         check_known_ids(_config(rules=["bp", "hebian"]))
     with pytest.raises(ConfigError, match=r"trainsets: unknown id 'mnsit'; did you mean 'mnist'"):
-        check_known_ids(_config(trainsets=["mnsit"]))
+        check_known_ids(_config(nets=["mlp/mnsit"]))
+    with pytest.raises(ConfigError, match=r"trainsets: unknown id 'cifar'; did you mean 'cifar10'"):
+        check_known_ids(_config(match_accuracy={"mnist": 0.8, "cifar": 0.3}))
     bad = _config(training={"epochs": {"mnsit": 2, "cifar10": 3}, "batch_size": 8})
     with pytest.raises(ConfigError, match=r"training/epochs: unknown key 'mnsit'; did you mean"):
         check_known_ids(bad)
