@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import yaml
 
 from pipelines.report import build_report
@@ -32,6 +34,36 @@ RECORDINGS = (
 )
 
 
+def synthetic_trajectories(ranking) -> pd.DataFrame:
+    """Brain scores along training for every rule, network, seed and recording of ``ranking``
+    (6 snapshots, 3 seeds; controls one state): the report's trajectory figures at full count."""
+    rng = np.random.default_rng(0)
+    rows = []
+    cells = ranking[["trainset", "arch", "recording", "roi", "method"]].drop_duplicates()
+    kinds = ranking.drop_duplicates("rule").set_index("rule")["kind"]
+    for cell in cells.to_dict("records"):
+        for rule, kind in kinds.items():
+            for seed in range(1 if kind == "control" else 3):
+                for snap in range(1 if kind == "control" else 6):
+                    score = rng.uniform(0, 0.3)
+                    rows.append(
+                        {
+                            **cell,
+                            "rule": rule,
+                            "kind": kind,
+                            "seed": seed,
+                            "snapshot": snap,
+                            "examples_seen": int(5000 * 10 ** (snap - 5)),
+                            "test_accuracy": 0.1 + 0.15 * snap,
+                            "layer": "best_cv",
+                            "score": score,
+                            "ci_low": score - 0.05,
+                            "ci_high": score + 0.05,
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", help="folder for index.html (default: a temporary one)")
@@ -43,6 +75,7 @@ def main() -> None:
         out, rules=tuple(r for r in rules if r != "random"), controls=CONTROLS,
         networks=NETWORKS, recordings=RECORDINGS,
     )  # fmt: skip
+    inp.trajectories = synthetic_trajectories(inp.ranking)
     page, figs = build_report(inp, stimulus_sets())
     (out / "index.html").write_text(page)
     total = len(page.encode())

@@ -111,7 +111,8 @@ def trajectory_section(
     best = best[best["method"] == method]
     for (arch, trainset, rec, roi), g in best.groupby(["arch", "trainset", "recording", "roi"]):
         name = f"trajectory_{arch}_{trainset}_{rec}_{roi}".replace(" ", "_").replace("/", "_")
-        figs[name] = figure_png(trajectory_figure(g, f"{rec} {roi} · {arch}/{trainset} ({method})"))
+        fig = trajectory_figure(g, f"{rec} {roi} · {arch}/{trainset} ({method})")
+        figs[name] = figure_png(fig, dpi=90)  # ten of these in the default grid: keep them small
         rep.raw(img_tag(figs[name], name))
     if len(ranking) and "rank_stability_w" in ranking:
         rep.heading("Network instances: seed spread and rank agreement", 4)

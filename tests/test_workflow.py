@@ -101,7 +101,7 @@ def test_workflow_tables_are_complete_and_sane(workflow_run):
     assert kinds == {"bp": "rule", "random": "control", "pixels": "control", "category": "control"}
     # bp reaches the test config's matched accuracy (0.5) before its final snapshot
     bp = ranking[(ranking["rule"] == "bp")].set_index("match")
-    assert (bp.loc["accuracy", "examples_seen"] < bp.loc["examples", "examples_seen"]).all()
+    assert bp.loc["accuracy", "examples_seen"].max() < bp.loc["examples", "examples_seen"].min()
     traj = pd.read_csv(res / "trajectories.csv")
     bp_traj = traj[(traj["rule"] == "bp") & (traj["layer"] == "best_cv")]
     assert sorted(bp_traj["examples_seen"].unique()) == [0, 256, 640, 2000]
