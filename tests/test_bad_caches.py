@@ -129,10 +129,9 @@ def test_a_truncated_run_record_is_named_and_moved_aside(tmp_path):
 
 def test_a_step_failing_on_a_truncated_cache_names_it_and_sets_it_aside(tmp_path, monkeypatch):
     """compare reads results/brain/<id>.npz with np.load; truncated, it raised a bare BadZipFile."""
+    from analyses.model_table import ModelTable
     from pipelines import compare
     from pipelines._io import run_main
-
-    from analyses.model_table import ModelTable
 
     brain, model = tmp_path / "brain.npz", tmp_path / "rdms.npz"
     np.savez_compressed(brain, rdms=np.ones((3, 5, 5)))
