@@ -227,18 +227,47 @@ def score_groups(
         )
         out.append(
             _group_rows(
-                model_rdms[g], brain_rdms, [layers[i] for i in g], per_subject_all[g], nc, sub,
-                method=method, scheme=scheme, ci_method=ci_method, common=common,
-                n_splits=n_splits, seed=seed, n_perm=n_perm, reweighted=reweighted, alpha=alpha,
-                ceiling=ceiling, resamples=None if resamples is None else resamples[gi],
+                model_rdms[g],
+                brain_rdms,
+                [layers[i] for i in g],
+                per_subject_all[g],
+                nc,
+                sub,
+                method=method,
+                scheme=scheme,
+                ci_method=ci_method,
+                common=common,
+                n_splits=n_splits,
+                seed=seed,
+                n_perm=n_perm,
+                reweighted=reweighted,
+                alpha=alpha,
+                ceiling=ceiling,
+                resamples=None if resamples is None else resamples[gi],
             )
         )
     return out
 
 
 def _group_rows(
-    model_rdms, brain_rdms, layers, per_subject, nc, db, *, method, scheme, ci_method, common,
-    n_splits, seed, n_perm, reweighted, alpha, ceiling, resamples,
+    model_rdms,
+    brain_rdms,
+    layers,
+    per_subject,
+    nc,
+    db,
+    *,
+    method,
+    scheme,
+    ci_method,
+    common,
+    n_splits,
+    seed,
+    n_perm,
+    reweighted,
+    alpha,
+    ceiling,
+    resamples,
 ):
     """Rows of one network from the shared statistics (see :func:`score_groups`)."""
     comparator, squared, pooling = METHODS[method]

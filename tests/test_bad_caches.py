@@ -85,9 +85,7 @@ def test_truncated_checkpoint_is_named_and_moved_aside(tmp_path):
     assert not path.exists()
 
 
-def test_extract_refuses_snapshots_that_differ_from_their_record(
-    tmp_path, monkeypatch, tiny_data
-):
+def test_extract_refuses_snapshots_that_differ_from_their_record(tmp_path, monkeypatch, tiny_data):
     from pipelines import extract
 
     monkeypatch.chdir(tmp_path)
@@ -137,12 +135,23 @@ def test_a_step_failing_on_a_truncated_cache_names_it_and_sets_it_aside(tmp_path
     np.savez_compressed(brain, rdms=np.ones((3, 5, 5)))
     table = ModelTable.empty(5)
     rdm = np.ones((5, 5)) - np.eye(5)
-    table.add({"a": rdm}, rule="bp", arch="mlp", trainset="mnist", seed=0, snapshot=0,
-              examples_seen=0, test_accuracy=0.1, final=True, kind="rule")
+    table.add(
+        {"a": rdm},
+        rule="bp",
+        arch="mlp",
+        trainset="mnist",
+        seed=0,
+        snapshot=0,
+        examples_seen=0,
+        test_accuracy=0.1,
+        final=True,
+        kind="rule",
+    )
     np.savez_compressed(model, **table.to_arrays())
     brain.write_bytes(brain.read_bytes()[:60])
-    params = json.dumps({"recording": "r", "methods": ["spearman"], "n_boot": 10, "n_splits": 2,
-                         "boot_seed": 0})
+    params = json.dumps(
+        {"recording": "r", "methods": ["spearman"], "n_boot": 10, "n_splits": 2, "boot_seed": 0}
+    )
     argv = ["compare", "--table", str(model), "--brain", str(brain), "--params", params,
             "--out", str(tmp_path / "s.csv"), "--subjects-out", str(tmp_path / "sub.csv"),
             "--trajectory-out", str(tmp_path / "t.csv")]  # fmt: skip

@@ -17,13 +17,22 @@ def test_score_groups_equals_score_roi_per_network(n_subjects, ci):
     n = 14
     truth = rng.normal(size=(n, 6))
     brain = np.stack([correlation_rdm(truth + rng.normal(size=(n, 6))) for _ in range(n_subjects)])
-    models = np.stack([correlation_rdm(q * truth + rng.normal(size=(n, 6))) for q in
-                       (0.1, 1.0, 2.0, 0.5, 3.0)])
+    models = np.stack(
+        [correlation_rdm(q * truth + rng.normal(size=(n, 6))) for q in (0.1, 1.0, 2.0, 0.5, 3.0)]
+    )
     layers = ["a", "b", "c", "d", "e"]
     groups = [np.array([0, 1]), np.array([2, 3, 4])]
-    kw = dict(method="spearman", n_boot=30, n_splits=2, seed=1, ci=ci, n_perm=20,
-              reweighted={"n_folds_subjects": 2, "n_folds_stimuli": 2, "n_repeats": 1}
-              if n_subjects > 1 else None)
+    kw = dict(
+        method="spearman",
+        n_boot=30,
+        n_splits=2,
+        seed=1,
+        ci=ci,
+        n_perm=20,
+        reweighted={"n_folds_subjects": 2, "n_folds_stimuli": 2, "n_repeats": 1}
+        if n_subjects > 1
+        else None,
+    )
     res_many = [{}, {}]
     many = score_groups(models, brain, layers, groups, resamples=res_many, **kw)
     for g, (rows, subj), res in zip(groups, many, res_many, strict=True):
