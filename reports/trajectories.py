@@ -89,8 +89,10 @@ def seed_table(ranking: pd.DataFrame) -> pd.DataFrame:
                 "seeds": int(g["n_seeds"].max()),
                 "seed SD (mean over rules)": g["seed_sd"].mean() if "seed_sd" in g else np.nan,
                 "SD of rule means": g["score"].std(ddof=1),
-                "Kendall's W": g["rank_stability_w"].iloc[0],
-                "mean Spearman": g["rank_stability_rho"].iloc[0],
+                "Kendall's W": g["rank_stability_w"].iloc[0] if "rank_stability_w" in g else np.nan,
+                "mean Spearman": (
+                    g["rank_stability_rho"].iloc[0] if "rank_stability_rho" in g else np.nan
+                ),
             }
         )
     return pd.DataFrame(rows)
