@@ -132,7 +132,7 @@ class Rule(nn.Module, metaclass=ABCMeta):
     def readout_states(self, x: torch.Tensor, kind: str) -> list[torch.Tensor]:
         """Every block's state under the card's named ``layer_readout`` ``kind`` (rules that list
         ``layer_readouts`` on their card implement this)."""
-        raise NotImplementedError(f"{type(self).__name__} offers no layer_readout {kind!r}")
+        raise ValueError(f"{type(self).__name__} offers no layer_readout {kind!r}")
 
     @torch.no_grad()
     def layers(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
