@@ -71,6 +71,7 @@ def split_half_on_resamples(
     resamples: np.ndarray,
     n_splits: int,
     seed: int,
+    groups: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split-half best-layer score on every stimulus resample (n_boot, n) for single-RDM recordings.
 
@@ -79,22 +80,32 @@ def split_half_on_resamples(
     into halves ``n_splits`` times; the layer is chosen on one half and scored on the other and
     vice versa, as in the point estimate (the identity resample). Returns (scores (n_boot,),
     chosen layers (n_boot, 2 * n_splits)).
+
+    ``groups``: several networks at once, each a set of rows of ``score_fn``'s output (its layers);
+    every group gets the same splits and its own layer choice, exactly as if scored alone, while
+    ``score_fn`` runs once per half for all of them. Returns (scores (groups, n_boot), chosen layers
+    (groups, n_boot, 2 * n_splits), indices into each group).
     """
+    single = groups is None
     rng = np.random.default_rng(seed)
-    out = np.empty(len(resamples))
-    chosen = np.empty((len(resamples), 2 * n_splits), dtype=int)
+    n_groups = 1 if single else len(groups)
+    out = np.empty((n_groups, len(resamples)))
+    chosen = np.empty((n_groups, len(resamples), 2 * n_splits), dtype=int)
     for b, idx in enumerate(resamples):
         distinct = np.unique(idx)
-        held = []
+        held = np.empty((n_groups, 2 * n_splits))
         for s in range(n_splits):
             perm = rng.permutation(distinct)
-            halves = perm[: len(perm) // 2], perm[len(perm) // 2 :]
-            for h, (a, t) in enumerate((halves, halves[::-1])):
-                layer = int(np.argmax(score_fn(idx[np.isin(idx, a)])))
-                held.append(score_fn(idx[np.isin(idx, t)])[layer])
-                chosen[b, 2 * s + h] = layer
-        out[b] = np.mean(held)
-    return out, chosen
+            half = len(perm) // 2
+            scores = [score_fn(idx[np.isin(idx, h)]) for h in (perm[:half], perm[half:])]
+            for h, (sel, test) in enumerate((scores, scores[::-1])):
+                for g in range(n_groups):
+                    rows = slice(None) if single else groups[g]
+                    layer = int(np.argmax(sel[rows]))
+                    held[g, 2 * s + h] = test[rows][layer]
+                    chosen[g, b, 2 * s + h] = layer
+        out[:, b] = held.mean(axis=1)
+    return (out[0], chosen[0]) if single else (out, chosen)
 
 
 def loso_on_resamples(per_subject: np.ndarray, idx: np.ndarray) -> np.ndarray:

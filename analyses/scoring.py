@@ -65,8 +65,9 @@ def _permutation_p(
     seed: int,
     split_half: tuple | None = None,
 ) -> tuple[np.ndarray, float]:
-    """Per-layer p-values and the best_cv p-value (LOSO redone per permutation; single RDM: the
-    split-half score with the same splits, ``split_half`` = (observed, n_splits))."""
+    """Per-layer p-values and the best_cv p-value (LOSO redone per permutation; single RDM:
+    ``split_half`` = (observed split-half score, its null under the same permutations), from
+    :func:`_split_half_groups`)."""
     comparator, squared, _ = METHODS[method]
     perms = permutations(model_rdms.shape[1], n_perm, seed)
     null = permuted_scores(model_rdms, upper_tri(brain_rdms), comparator, perms)
@@ -76,13 +77,26 @@ def _permutation_p(
     if per_subject.shape[1] >= 2:
         p_best = p_value(loso_scores(null), loso_scores(per_subject))
         return p_layers, float(p_best)
-    observed, n_splits = split_half
-    ident = np.arange(model_rdms.shape[1])[None]
-    null_best = np.empty(n_perm)
-    for i, p in enumerate(perms):
-        fn = _single_scorer(model_rdms[:, p][:, :, p], brain_rdms, comparator, squared)
-        null_best[i] = split_half_on_resamples(fn, ident, n_splits, seed)[0][0]
+    observed, null_best = split_half
     return p_layers, float(p_value(null_best, observed))
+
+
+def _split_half_groups(
+    model_rdms, brain_rdms, groups, comparator, squared, stim_idx, n_splits, seed, n_perm
+):
+    """Split-half best layer of every group on a single-RDM recording, computed for all groups at
+    once (the same splits for each): per group the point estimate, its chosen layers, the samples on
+    the stimulus resamples ``stim_idx`` and (``n_perm`` > 0) the null under the permutations of
+    :func:`_permutation_p`."""
+    ident = np.arange(brain_rdms.shape[1])[None]
+    fn = _single_scorer(model_rdms, brain_rdms, comparator, squared)
+    best, chosen = split_half_on_resamples(fn, ident, n_splits, seed, groups)
+    samples = split_half_on_resamples(fn, stim_idx, n_splits, seed, groups)[0]
+    null = np.full((len(groups), n_perm), np.nan)
+    for i, p in enumerate(permutations(brain_rdms.shape[1], n_perm, seed)):
+        fn = _single_scorer(model_rdms[:, p][:, :, p], brain_rdms, comparator, squared)
+        null[:, i] = split_half_on_resamples(fn, ident, n_splits, seed, groups)[0][:, 0]
+    return [(best[g, 0], chosen[g, 0], samples[g], null[g]) for g in range(len(groups))]
 
 
 def _single_scorer(model_rdms, brain_rdms, comparator, squared):
@@ -185,6 +199,10 @@ def score_groups(
     if len(layers) != len(model_rdms):
         raise ValueError(f"{len(layers)} layer names for {len(model_rdms)} model RDMs")
     comparator, squared, pooling = METHODS[method]
+    groups = [np.asarray(g) for g in groups]
+    used = np.unique(np.concatenate(groups)) if groups else np.arange(0)
+    model_rdms, layers = model_rdms[used], [layers[i] for i in used]  # only rows some group holds
+    groups = [np.searchsorted(used, g) for g in groups]
     mv, bv = upper_tri(model_rdms), upper_tri(brain_rdms)
     per_subject_all = _per_subject(mv, bv, comparator, squared)  # (rows, subjects)
     nc = noise_ceiling(bv, comparator, squared=squared, pooling=pooling)
@@ -215,9 +233,23 @@ def score_groups(
     )
     if resamples is not None and len(resamples) != len(groups):
         raise ValueError(f"{len(resamples)} resample dicts for {len(groups)} groups")
+    single = (
+        _split_half_groups(
+            model_rdms,
+            brain_rdms,
+            groups,
+            comparator,
+            squared,
+            db_all.stim_idx,
+            n_splits,
+            seed,
+            n_perm,
+        )
+        if n_subj < 2
+        else [None] * len(groups)
+    )
     out = []
     for gi, g in enumerate(groups):
-        g = np.asarray(g)
         sub = DualBootstrap(
             per_subject=db_all.per_subject[:, :, g],
             noise_ceiling=db_all.noise_ceiling,
@@ -237,7 +269,7 @@ def score_groups(
                 scheme=scheme,
                 ci_method=ci_method,
                 common=common,
-                n_splits=n_splits,
+                single=single[gi],
                 seed=seed,
                 n_perm=n_perm,
                 reweighted=reweighted,
@@ -261,7 +293,7 @@ def _group_rows(
     scheme,
     ci_method,
     common,
-    n_splits,
+    single,
     seed,
     n_perm,
     reweighted,
@@ -269,7 +301,8 @@ def _group_rows(
     ceiling,
     resamples,
 ):
-    """Rows of one network from the shared statistics (see :func:`score_groups`)."""
+    """Rows of one network from the shared statistics (see :func:`score_groups`; ``single``: its
+    split-half results on a single-RDM recording, from :func:`_split_half_groups`)."""
     comparator, squared, pooling = METHODS[method]
     n_subj, n_stim = brain_rdms.shape[0], brain_rdms.shape[1]
     n_boot = db.per_subject.shape[1]
@@ -283,14 +316,12 @@ def _group_rows(
         best_samples = db.best_cv()
     else:
         layer_scores = per_subject[:, 0]
-        fn = _single_scorer(model_rdms, brain_rdms, comparator, squared)
-        ident = np.arange(n_stim)[None]
-        best_arr, chosen = split_half_on_resamples(fn, ident, n_splits, seed)
-        best, chosen = float(best_arr[0]), chosen[0]
+        best, chosen, stim_samples, null_best = single
+        best = float(best)
         best_per_subject = np.array([best])
         best_samples = np.full((3, n_boot), np.nan)
-        best_samples[2] = split_half_on_resamples(fn, db.stim_idx, n_splits, seed)[0]
-        split_half = (best, n_splits)
+        best_samples[2] = stim_samples
+        split_half = (best, null_best)
     lo, hi, df = _interval(layer_scores, layer_samples, scheme, n_subj, n_stim, alpha)
     best_lo, best_hi, best_df = _interval(best, best_samples, scheme, n_subj, n_stim, alpha)
     score_nc = layer_scores / nc.upper if np.isfinite(nc.upper) else np.full(len(layers), np.nan)

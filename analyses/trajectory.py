@@ -52,8 +52,11 @@ def trajectory_rows(
         )
         return t_interval(np.asarray(estimate, float), var, df)
 
+    if n_subj < 2:  # split-half best layers of all groups at once (the same splits for each)
+        fn = _single_scorer(model_rdms, brain_rdms, comparator, squared)
+        single = split_half_on_resamples(fn, np.arange(n_stim)[None], n_splits, seed, groups)[0]
     out = []
-    for rows in groups:
+    for gi, rows in enumerate(groups):
         ps = per_subject[rows]  # (layers, subjects)
         names = [layers[r] for r in rows]
         if n_subj >= 2:
@@ -64,8 +67,7 @@ def trajectory_rows(
         else:
             scores = ps[:, 0]
             lo = hi = np.full(len(rows), np.nan)
-            fn = _single_scorer(model_rdms[rows], brain_rdms, comparator, squared)
-            best = float(split_half_on_resamples(fn, np.arange(n_stim)[None], n_splits, seed)[0][0])
+            best = float(single[gi, 0])
             best_lo = best_hi = np.nan
         group_rows = [
             {

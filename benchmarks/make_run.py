@@ -1,7 +1,8 @@
 """The pipeline's costs: a run from scratch (time split: training vs everything else), a no-op
-rerun, adding one rule to a finished run, and adding one recording to a finished run.
+rerun, adding one rule to a finished run, and adding one recording to a finished run (one the
+config already has is added by deleting its outputs from the finished run and rebuilding them).
 
-    python -m benchmarks.make_run                      # the default grid (config/config.yaml)
+    python -m benchmarks.make_run --add-rule fa --add-recording kriegeskorte2008-hit  # default grid
     python -m benchmarks.make_run --configfile config/test.yaml --add-rule fa \\
         --add-recording kriegeskorte2008-hit --cores 2
 
@@ -19,6 +20,7 @@ import datetime as dt
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -82,6 +84,24 @@ def _as_list(items: list[str]) -> str:
     return "[" + ",".join(items) + "]"
 
 
+def _recordings(cfg: dict) -> list[str]:
+    if cfg["recordings"] == "all":
+        from brain_data.recordings import select_recordings
+
+        return list(select_recordings("all")[0])
+    return list(cfg["recordings"])
+
+
+def _remove(work: Path, patterns: list[str]) -> None:
+    """Delete a rule's or a recording's outputs, as if it had never been in the config."""
+    for pattern in patterns:
+        for path in work.glob(pattern):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--configfile", help="a config merged over config/config.yaml")
@@ -91,28 +111,33 @@ def main() -> None:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "make_run.csv"))
     args = ap.parse_args()
     cfg = _config(args.configfile)
-    rules = [r for r in cfg["rules"] if r != args.add_rule]
-    recordings = cfg["recordings"]
-    if args.add_recording:
-        if recordings == "all":
-            raise SystemExit("--add-recording needs a config that lists its recordings")
-        recordings = [r for r in recordings if r != args.add_recording]
-    base = [f"rules={_as_list(rules)}"]
-    if args.add_recording:
-        base.append(f"recordings={_as_list(recordings)}")
-    steps = [("from scratch", base), ("no-op rerun", base)]
+    rules, recordings = list(cfg["rules"]), _recordings(cfg)
+    # A rule or recording already in the config is added by deleting its outputs from the finished
+    # run and rebuilding (so "from scratch" is the config's whole run); one that is not is left out
+    # of the first run and then added.
+    readd_rule = args.add_rule in rules
+    readd_rec = args.add_recording in recordings
+    base_rules = rules if readd_rule else [r for r in rules if r != args.add_rule]
+    base_recs = recordings if readd_rec else [r for r in recordings if r != args.add_recording]
+    base = [f"rules={_as_list(base_rules)}", f"recordings={_as_list(base_recs)}"]
+    steps = [("from scratch", base, []), ("no-op rerun", base, [])]
     if args.add_rule:
-        steps.append((f"add rule {args.add_rule}", [f"rules={_as_list(rules + [args.add_rule])}"]
-                      + base[1:]))  # fmt: skip
-        rules = rules + [args.add_rule]
+        r = args.add_rule
+        gone = [f"results/{d}/{r}" for d in ("checkpoints", "rdms", "activations", "scores")]
+        steps.append((f"add rule {r}", [f"rules={_as_list(base_rules + [r] * (not readd_rule))}",
+                                        base[1]], gone if readd_rule else []))  # fmt: skip
+        base_rules = base_rules + [r] * (not readd_rule)
     if args.add_recording:
-        recs = _as_list(recordings + [args.add_recording])
-        steps.append((f"add recording {args.add_recording}",
-                       [f"rules={_as_list(rules)}", f"recordings={recs}"]))  # fmt: skip
+        r = args.add_recording
+        gone = [f"results/brain/{r}.*", f"results/scores/*/{r}.csv", f"results/scores/*/{r}_*"]
+        steps.append((f"add recording {r}", [f"rules={_as_list(base_rules)}",
+                       f"recordings={_as_list(base_recs + [r] * (not readd_rec))}"],
+                      gone if readd_rec else []))  # fmt: skip
     rows = []
     with tempfile.TemporaryDirectory(prefix="bioalign-bench-") as tmp:
         work = Path(tmp)
-        for name, overrides in steps:
+        for name, overrides, gone in steps:
+            _remove(work, gone)
             res = snakemake(work, args.configfile, args.cores, ["--config", *overrides])
             train = res["per_rule"].get("train", 0.0)
             other = sum(v for k, v in res["per_rule"].items() if k not in ("train", "all"))
@@ -125,6 +150,7 @@ def main() -> None:
                 "device": f"{platform.machine()} cpu x{os.cpu_count()}", "commit": _commit(),
                 "date": dt.date.today().isoformat(),
             })  # fmt: skip
+            print(f"{name}: {res['wall_s']:.1f} s, {res['jobs']} jobs", flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     new = not out.exists()

@@ -171,9 +171,12 @@ def _data_section(rep: Report, inp: Inputs, ranking: pd.DataFrame) -> None:
                     "subjects": roi_info["n_subjects"],
                     "stimuli": meta["n_stimuli"],
                     "stimulus set": info["stimset"],
-                    "ceiling R² (upper)": nc.loc[
-                        nc["method"] == "r2_spearman", "noise_ceiling_high"
-                    ].mean(),
+                    **{
+                        f"ceiling upper ({m})": nc.loc[
+                            nc["method"] == m, "noise_ceiling_high"
+                        ].mean()
+                        for m in sorted(ranking["method"].unique())
+                    },
                     "citation": meta.get("citation", ""),
                     "note": meta.get("noise_ceiling_note", ""),
                 }

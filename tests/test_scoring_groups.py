@@ -1,4 +1,4 @@
-"""Scoring many networks at once gives, network by network, exactly what scoring each alone does."""
+"""Scoring many networks at once gives, network by network, what scoring each alone does (to rounding)."""
 
 from __future__ import annotations
 
@@ -40,4 +40,5 @@ def test_score_groups_equals_score_roi_per_network(n_subjects, ci):
         rows1, subj1 = score_roi(models[g], brain, [layers[i] for i in g], resamples=one_res, **kw)
         pd.testing.assert_frame_equal(pd.DataFrame(rows), pd.DataFrame(rows1))
         pd.testing.assert_frame_equal(pd.DataFrame(subj), pd.DataFrame(subj1))
-        np.testing.assert_array_equal(res["best"], one_res["best"])
+        # the comparator runs on a different stack of rows: equal up to rounding
+        np.testing.assert_allclose(res["best"], one_res["best"], rtol=0, atol=1e-12)
