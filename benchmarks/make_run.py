@@ -108,6 +108,7 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--add-rule", help="a rule to add to a finished run (default: none)")
     ap.add_argument("--add-recording", help="a recording to add to a finished run")
+    ap.add_argument("--workdir", help="run here and keep the results (default: a temporary folder)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "make_run.csv"))
     args = ap.parse_args()
     cfg = _config(args.configfile)
@@ -135,7 +136,10 @@ def main() -> None:
                       gone if readd_rec else []))  # fmt: skip
     rows = []
     with tempfile.TemporaryDirectory(prefix="bioalign-bench-") as tmp:
-        work = Path(tmp)
+        work = Path(args.workdir or tmp)
+        if args.workdir and any(work.glob("*")):
+            raise SystemExit(f"--workdir {work} is not empty: the first step runs from scratch")
+        work.mkdir(parents=True, exist_ok=True)
         for name, overrides, gone in steps:
             _remove(work, gone)
             res = snakemake(work, args.configfile, args.cores, ["--config", *overrides])
