@@ -171,7 +171,7 @@ def check_config(
 
 
 def check_known_ids(config: dict, where: str = "config") -> None:
-    """Rule and training-set ids of the grid exist (``models/rules/<id>.py``,
+    """Rule and training-set ids of the grid exist (``models/rules/<family>/<id>.py``,
     ``brain_data/trainsets/<id>.yaml``), checked without importing them; unknown ones are named
     with the closest known id."""
     known = {

@@ -2,7 +2,7 @@
 
 Each control turns a stimulus set into one RDM (a one-layer "model"); they are ranked beside the
 learning rules with the same statistics. ``random`` (the untrained network) is a learning rule of
-its own (``models/rules/random.py``); the others are here:
+its own (``models/rules/baselines/random.py``); the others are here:
 
 - ``pixels``: the stimulus exactly as the network sees it (the training set's input format:
   size, channels, normalisation), correlation distance;

@@ -1,5 +1,5 @@
-"""Registry of learning rules: ``models/rules/<id>.py`` defines one ``Rule`` subclass, registered
-by ``@register``; its id is the file stem."""
+"""Registry of learning rules: ``models/rules/<family>/<id>.py`` defines one ``Rule`` subclass,
+registered by ``@register``; its id is the file stem (unique across families)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import inspect
 import numbers
 import pkgutil
 
-import models.rules as _rules_pkg
 from models.arch import Net
 from models.rules.base import Rule, RuleCard
 
@@ -22,7 +21,19 @@ class HyperParameterError(ValueError, TypeError):
 
 _REGISTRY: dict[str, type[Rule]] = {}
 _LOADED = False
-_NOT_RULES = {"base"}
+#: Folders of ``models/rules``, one per family of mechanisms (each holds its rules and the shared
+#: mechanics of that family; helpers that several families use stay in ``models/rules``).
+FAMILY_FOLDERS = (
+    "baselines",
+    "feedback",
+    "perturbation",
+    "hebbian",
+    "local",
+    "discrepancy",
+    "energy",
+    "forward_only",
+    "self_supervised",
+)
 
 
 def register(cls: type[Rule]) -> type[Rule]:
@@ -40,10 +51,17 @@ def register(cls: type[Rule]) -> type[Rule]:
 def _load_all() -> None:
     global _LOADED
     if not _LOADED:
-        for mod in pkgutil.iter_modules(_rules_pkg.__path__):
-            if mod.name not in _NOT_RULES and not mod.name.startswith("_"):
-                importlib.import_module(f"models.rules.{mod.name}")
+        for family in FAMILY_FOLDERS:
+            pkg = importlib.import_module(f"models.rules.{family}")
+            for mod in pkgutil.iter_modules(pkg.__path__):
+                if not mod.name.startswith("_"):
+                    importlib.import_module(f"models.rules.{family}.{mod.name}")
         _LOADED = True
+
+
+def family_folder(rule_id: str) -> str:
+    """The family folder of a rule: ``models/rules/<family>/<rule_id>.py``."""
+    return get(rule_id).__module__.split(".")[2]
 
 
 def available() -> list[str]:

@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models.rules._augment import augment, random_crop
-from models.rules._ssl import barlow_twins, info_nce, vicreg
+from models.rules.self_supervised._augment import augment, random_crop
+from models.rules.self_supervised._ssl import barlow_twins, info_nce, vicreg
 from models.training import build_rule
 from tests.rules.test_local_loss import _update_of_block_after_perturbing_above
 

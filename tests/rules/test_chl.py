@@ -99,7 +99,7 @@ def test_update_is_the_difference_of_local_correlations():
 def test_cnn_update_is_local_to_each_layer():
     """On a conv net, a layer's update depends only on its own and its input's states: changing a
     state elsewhere (beyond the layer's pre/post pair) leaves the layer's contrast unchanged."""
-    from models.rules import _ep_energy as ep
+    from models.rules.energy import _ep_energy as ep
 
     torch.manual_seed(0)
     net = arch_lib.cnn((1, 8, 8), 5, channels=(3, 4), hidden=6).double()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.rules import _ep_energy as ep
+from models.rules.energy import _ep_energy as ep
 from models.training import build_rule
 from tests.rules.scaffold import random_batch
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from models import arch as arch_lib
 from models import registry
-from models.rules import _ep_energy as ep
+from models.rules.energy import _ep_energy as ep
 
 
 def _tiny_rule(arch: str, beta: float, **kw):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.rules._ff_common import LabelEmbedding
+from models.rules.forward_only._ff_common import LabelEmbedding
 from models.training import build_rule
 from tests.rules.scaffold import SHAPE
 from tests.rules.scaffold import random_batch as _batch

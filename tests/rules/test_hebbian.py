@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from models.rules._hebb_local import soft_hebb_step
+from models.rules.hebbian._hebb_local import soft_hebb_step
 from models.training import build_rule
 
 
@@ -53,7 +53,7 @@ def test_soft_hebb_matches_the_local_formula(anti):
 
 def test_conv_hebbian_term_is_the_patch_correlation():
     torch.manual_seed(0)
-    from models.rules._hebb_local import outer
+    from models.rules.hebbian._hebb_local import outer
 
     op = torch.nn.Conv2d(2, 3, 3, padding=1)
     x, post = torch.randn(2, 2, 5, 5), torch.rand(2, 3, 5, 5)
@@ -65,7 +65,7 @@ def test_conv_hebbian_term_is_the_patch_correlation():
 def test_conv_anti_hebbian_losers_are_per_position():
     """In a conv the winner is the channel with the largest u at each position: the anti-Hebbian
     step is the conv SoftHebb formula with every other channel's y negated there."""
-    from models.rules._hebb_local import outer, per_neuron
+    from models.rules.hebbian._hebb_local import outer, per_neuron
 
     torch.manual_seed(0)
     op = torch.nn.Conv2d(2, 3, 3, padding=1)

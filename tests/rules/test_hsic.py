@@ -4,7 +4,7 @@ the HSIC estimator equals its textbook formula; no block's update depends on the
 import pytest
 import torch
 
-from models.rules.hsic import gaussian_kernel, hsic, nhsic
+from models.rules.local.hsic import gaussian_kernel, hsic, nhsic
 from models.training import build_rule
 from tests.rules.test_local_loss import _update_of_block_after_perturbing_above
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.rules.local_loss import similarity_matrix
+from models.rules.local.local_loss import similarity_matrix
 from models.training import build_rule
 from tests.rules.scaffold import step_with_block_guard
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models.rules._fb_perturb import clean_pass, ops
+from models import registry
+from models.rules.perturbation._fb_perturb import clean_pass, ops
 from models.training import build_rule
 from tests.rules.scaffold import SHAPE
 from tests.rules.scaffold import random_batch as _batch
@@ -85,7 +86,7 @@ def test_conv_every_zero_leaves_conv_layers_unprobed(rule_id):
 @pytest.mark.parametrize("antithetic", [True, False])
 def test_per_layer_draws_set_each_layers_trials(rule_id, antithetic, monkeypatch):
     """n_samples as a list gives layer l exactly n_samples[l] perturbed trials per example."""
-    module = importlib.import_module(f"models.rules.{rule_id}")
+    module = importlib.import_module(registry.get(rule_id).__module__)
     calls = []
     real = module.probe
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.rules._ff_common import normalize
+from models.rules.forward_only._ff_common import normalize
 from tests.rules.test_rff import _batch, _rule, check_locality
 
 
