@@ -38,9 +38,10 @@ def write_json(path: str | Path, obj) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
 
 
-def write_npz(path: str | Path, **arrays: np.ndarray) -> None:
+def write_npz(path: str | Path, compress: bool = True, **arrays: np.ndarray) -> None:
+    """Write ``arrays`` atomically; ``compress=False`` for files many jobs read (no inflate)."""
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+        (np.savez_compressed if compress else np.savez)(fh, **arrays)
 
 
 def write_csv(path: str | Path, frame) -> None:
