@@ -176,9 +176,7 @@ def check_known_ids(config: dict, where: str = "config") -> None:
     with the closest known id."""
     known = {
         "rules": sorted(
-            p.stem
-            for p in (REPO / "models" / "rules").glob("*.py")
-            if not p.stem.startswith("_") and p.stem != "base"
+            p.stem for p in (REPO / "models" / "rules").glob("*/*.py") if not p.stem.startswith("_")
         ),
         "trainsets": sorted(p.stem for p in (REPO / "brain_data" / "trainsets").glob("*.yaml")),
     }

@@ -1,6 +1,7 @@
-"""Train one (rule, arch, trainset, seed); write the final checkpoint, the snapshots along training
-(weights and test accuracy at log-spaced example counts, the first the untrained network) and the
-JSON record (budget actually used, accuracy, curves, snapshot table)."""
+"""Train one (rule, arch, trainset) for each of its seeds, in one process; per seed write the final
+checkpoint, the snapshots along training (weights and test accuracy at log-spaced example counts,
+the first the untrained network) and the JSON record (budget actually used, accuracy, curves,
+snapshot table)."""
 
 from __future__ import annotations
 
@@ -29,29 +30,46 @@ def main() -> None:
     ap.add_argument(
         "--params",
         required=True,
-        help="JSON: rule, arch, trainset, seed, hparams, arch_params, training, snapshots "
-        "(fractions of the examples budget)",
+        help="JSON: rule, arch, trainset, seeds (or one seed), hparams, arch_params, training, "
+        "snapshots (fractions of the examples budget)",
     )
-    ap.add_argument("--checkpoint", required=True)
-    ap.add_argument("--snapshots", required=True, help="output: the snapshots (.pt)")
-    ap.add_argument("--record", required=True)
+    ap.add_argument("--checkpoints", "--checkpoint", nargs="+", required=True, help="one per seed")
+    ap.add_argument(
+        "--snapshots", nargs="+", required=True, help="output: snapshots (.pt), per seed"
+    )
+    ap.add_argument("--records", "--record", nargs="+", required=True, help="one per seed")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log")
     args = ap.parse_args()
     setup_logging(args.log)
     p = json.loads(args.params)
+    seeds = [int(s) for s in p.pop("seeds", None) or [p.pop("seed")]]
+    outs = list(zip(args.checkpoints, args.snapshots, args.records, strict=False))
+    if not len(seeds) == len(args.checkpoints) == len(args.snapshots) == len(args.records):
+        raise ValueError(
+            f"{len(seeds)} seeds but {len(args.checkpoints)} checkpoints, {len(args.snapshots)} "
+            f"snapshot files and {len(args.records)} records: give one of each per seed"
+        )
     torch.set_num_threads(args.threads)
+    with np.load(args.data) as npz:
+        raw = dict(npz)
+    for seed, (checkpoint, snapshots, record) in zip(seeds, outs, strict=True):
+        train_run({**p, "seed": seed}, raw, checkpoint, snapshots, record)
+
+
+def train_run(p: dict, raw: dict, checkpoint: str, snapshots: str, record: str) -> None:
+    """Train one (rule, arch, trainset, seed) on the prepared arrays ``raw``; write its checkpoint,
+    snapshots and record (atomically; an interrupted run resumes from its last epoch)."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
     info, tr = trainset_info(p["trainset"]), p["training"]
-    with np.load(args.data) as npz:
-        d = as_tensors(
-            dict(npz),
-            p["trainset"],
-            n_train=tr.get("n_train"),
-            n_test=tr.get("n_test"),
-            seed=p["seed"],
-            device=device,
-        )
+    d = as_tensors(
+        raw,
+        p["trainset"],
+        n_train=tr.get("n_train"),
+        n_test=tr.get("n_test"),
+        seed=p["seed"],
+        device=device,
+    )
     x_tr, y_tr, x_te, y_te = d["x_train"], d["y_train"], d["x_test"], d["y_test"]
     rule = build_rule(
         p["rule"],
@@ -79,8 +97,8 @@ def main() -> None:
         device,
         points,
     )
-    resume_path = Path(args.checkpoint).with_suffix(".resume.pt")
-    digest = hashlib.sha256(args.params.encode()).hexdigest()
+    resume_path = Path(checkpoint).with_suffix(".resume.pt")
+    digest = hashlib.sha256(json.dumps(p, sort_keys=True).encode()).hexdigest()
     result = train(
         rule,
         x_tr,
@@ -97,16 +115,16 @@ def main() -> None:
     )
     snaps = result.snapshots
     snapshots_sha256 = save_torch(
-        args.snapshots,
+        snapshots,
         {
             "examples_seen": torch.tensor([s.examples_seen for s in snaps]),
             "test_accuracy": torch.tensor([s.test_accuracy for s in snaps], dtype=torch.float64),
             "states": [s.state for s in snaps],
         },
     )
-    sha256 = save_torch(args.checkpoint, {k: v.cpu() for k, v in rule.state_dict().items()})
+    sha256 = save_torch(checkpoint, {k: v.cpu() for k, v in rule.state_dict().items()})
     write_json(
-        args.record,
+        record,
         {
             **p,
             "checkpoint_sha256": sha256,

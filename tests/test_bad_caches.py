@@ -60,6 +60,43 @@ def test_same_config_and_seed_give_byte_identical_checkpoints(tmp_path, monkeypa
     assert rec_a["snapshots_sha256"] == hashlib.sha256(snaps[0].read_bytes()).hexdigest()
 
 
+def test_one_job_for_several_seeds_writes_what_one_job_per_seed_does(
+    tmp_path, monkeypatch, tiny_data
+):
+    """The workflow trains every seed of a (rule, network) in one process: each seed's checkpoint,
+    snapshots and record equal those of a job for that seed alone."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "many"
+    out.mkdir()
+    names = [(f"seed{s}.pt", f"seed{s}_snapshots.pt", f"seed{s}.json") for s in (0, 1)]
+    params = {**{k: v for k, v in PARAMS.items() if k != "seed"}, "seeds": [0, 1]}
+    argv = ["train", "--data", str(tiny_data), "--params", json.dumps(params, sort_keys=True),
+            "--checkpoints", *(str(out / n[0]) for n in names),
+            "--snapshots", *(str(out / n[1]) for n in names),
+            "--records", *(str(out / n[2]) for n in names)]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    train.main()
+    for seed, (ckpt, snaps, record) in zip((0, 1), names, strict=True):
+        alone = tmp_path / f"alone{seed}"
+        _train(monkeypatch, tiny_data, alone, {**PARAMS, "seed": seed})
+        assert (out / ckpt).read_bytes() == (alone / "seed0.pt").read_bytes()
+        assert (out / snaps).read_bytes() == (alone / "seed0_snapshots.pt").read_bytes()
+        rec, rec1 = (json.loads(p.read_text()) for p in (out / record, alone / "seed0.json"))
+        for volatile in ("wall_time_s", "curves"):
+            rec.pop(volatile), rec1.pop(volatile)
+        assert rec == rec1 and rec["seed"] == seed
+    assert (out / "seed0.pt").read_bytes() != (out / "seed1.pt").read_bytes()
+
+
+def test_a_seed_count_that_differs_from_the_outputs_is_refused(tmp_path, monkeypatch, tiny_data):
+    params = {**{k: v for k, v in PARAMS.items() if k != "seed"}, "seeds": [0, 1]}
+    argv = ["train", "--data", str(tiny_data), "--params", json.dumps(params),
+            "--checkpoints", "a.pt", "--snapshots", "a_s.pt", "--records", "a.json"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(ValueError, match="2 seeds but 1 checkpoints"):
+        train.main()
+
+
 def test_save_torch_bytes_do_not_depend_on_the_file_name(tmp_path):
     import torch
 

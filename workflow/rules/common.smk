@@ -27,6 +27,10 @@ STATIC_RECORDINGS = [r for r in RECORDINGS if r not in TIMED_RECORDINGS]
 # Recordings with response patterns (voxels, vertices) also get cross-validated encoding models.
 RESPONSE_RECORDINGS = [r for r in STATIC_RECORDINGS if has_responses(MANIFESTS[r])]
 RUN = "{rule}/{arch}/{trainset}/seed{seed}"
+# Per-run outputs of the train step (one job per rule and network writes those of every seed).
+CHECKPOINT = "results/checkpoints/" + RUN + ".pt"
+SNAPSHOTS = "results/checkpoints/" + RUN + "_snapshots.pt"
+RECORD = "results/checkpoints/" + RUN + ".json"
 # Per-run outputs of the extract step (one job per rule and stimulus set writes them all).
 ACTIVATIONS = "results/activations/{rule}/{arch}/{trainset}/seed{seed}/{stimset}.npz"
 MODEL_RDMS = "results/rdms/{rule}/{arch}/{trainset}/seed{seed}/{stimset}.npz"
@@ -129,11 +133,12 @@ def model_pair_paths(pattern):
 
 
 def get_train_params(wildcards):
-    """JSON for pipelines.train: hyper-parameters, arch parameters and training budget of one run."""
+    """JSON for pipelines.train: hyper-parameters, arch parameters, training budget and seeds of one
+    (rule, network)."""
     rule_cfg = load_rule_config(wildcards.rule)
     return json.dumps({
         "rule": wildcards.rule, "arch": wildcards.arch, "trainset": wildcards.trainset,
-        "seed": int(wildcards.seed),
+        "seeds": [int(s) for s in SEEDS],
         "hparams": resolve_hparams(rule_cfg, wildcards.arch, wildcards.trainset, config["budget"]),
         "arch_params": config["arch_params"].get(wildcards.arch, {}),
         "training": resolve_training(config["training"], rule_cfg, wildcards.trainset,

@@ -29,7 +29,7 @@ rule aggregate:
         subjects=model_pair_paths(rules.compare.output.subjects),
         trajectories=model_pair_paths(rules.compare.output.trajectory),
         resamples=model_pair_paths(rules.compare.output.resamples),
-        records=run_paths(rules.train.output.record),
+        records=run_paths(RECORD),
         movement=expand(rules.extract.output.movement, rule=config["rules"],
                         stimset=sorted({STIMSET[r] for r in STATIC_RECORDINGS})),
     output:

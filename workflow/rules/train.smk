@@ -1,4 +1,5 @@
-# Training and read-out: one job per network (checkpoint, snapshots along training, record); one
+# Training and read-out: one job per (rule, network) trains every seed in turn (one process start-up
+# for all of them; each seed's checkpoint, snapshots along training and record are its own files); one
 # extract job per (rule, stimulus set) for all its networks and snapshots; one job per control.
 
 
@@ -6,28 +7,28 @@ rule train:
     input:
         data=rules.prepare_trainset.output.data,
     output:
-        checkpoint="results/checkpoints/{rule}/{arch}/{trainset}/seed{seed}.pt",
-        snapshots="results/checkpoints/{rule}/{arch}/{trainset}/seed{seed}_snapshots.pt",
-        record="results/checkpoints/{rule}/{arch}/{trainset}/seed{seed}.json",
+        checkpoints=expand(CHECKPOINT, seed=SEEDS, allow_missing=True),
+        snapshots=expand(SNAPSHOTS, seed=SEEDS, allow_missing=True),
+        records=expand(RECORD, seed=SEEDS, allow_missing=True),
     log:
-        "logs/train/{rule}/{arch}/{trainset}/seed{seed}.log",
+        "logs/train/{rule}/{arch}/{trainset}.log",
     params:
         spec=get_train_params,
     threads: config["threads"]["train"]
     resources:
         gpu=config["resources"]["train_gpus"],
     message:
-        "Training {wildcards.rule} {wildcards.arch} on {wildcards.trainset}, seed {wildcards.seed}"
+        "Training {wildcards.rule} {wildcards.arch} on {wildcards.trainset}, seeds " + str(SEEDS)
     shell:
         "{PY} -m pipelines.train --data {input.data} --params {params.spec:q}"
-        " --checkpoint {output.checkpoint} --snapshots {output.snapshots} --record {output.record}"
-        " --threads {threads} --log {log}"
+        " --checkpoints {output.checkpoints} --snapshots {output.snapshots}"
+        " --records {output.records} --threads {threads} --log {log}"
 
 
 rule extract:
     input:
-        records=lambda wc: run_paths(rules.train.output.record, rules=[wc.rule]),
-        snapshots=lambda wc: run_paths(rules.train.output.snapshots, rules=[wc.rule]),
+        records=lambda wc: run_paths(RECORD, rules=[wc.rule]),
+        snapshots=lambda wc: run_paths(SNAPSHOTS, rules=[wc.rule]),
     output:
         table="results/rdms/{rule}/{stimset}_snapshots.npz",
         movement="results/rdms/{rule}/{stimset}_movement.csv",
