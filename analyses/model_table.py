@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.spatial.distance import squareform
+
+from analyses.rdm import upper_tri
 
 #: Metadata columns of every row, in order.
 COLUMNS = (
@@ -56,7 +57,7 @@ class ModelTable:
                     f"{meta['rule']}/{layer}: RDM of shape {rdm.shape}, the table holds "
                     f"{self.n_stimuli} stimuli"
                 )
-            self.vectors.append(squareform(rdm, checks=False).astype(np.float32))
+            self.vectors.append(upper_tri(np.asarray(rdm)).astype(np.float32))
             rows.append({**meta, "layer": layer})
         self.meta = pd.concat(
             [self.meta, pd.DataFrame(rows, columns=list(COLUMNS))], ignore_index=True
@@ -115,7 +116,10 @@ class ModelTable:
 
     def squares(self, rows: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
         """(len(rows), k, k) float64 square RDMs of ``rows``, over the stimuli ``order`` (all: None)."""
-        out = np.stack([squareform(self.vectors[r].astype(np.float64)) for r in rows])
+        i, j = np.triu_indices(self.n_stimuli, 1)
+        vecs = np.stack([self.vectors[r] for r in rows]).astype(np.float64)
+        out = np.zeros((len(vecs), self.n_stimuli, self.n_stimuli))
+        out[:, i, j] = out[:, j, i] = vecs
         if order is not None:
             out = out[:, order][:, :, order]
         return out
