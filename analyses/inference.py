@@ -84,7 +84,7 @@ def split_half_on_resamples(
     ``groups``: several networks at once, each a set of rows of ``score_fn``'s output (its layers);
     every group gets the same splits and its own layer choice, exactly as if scored alone, while
     ``score_fn`` runs once per half for all of them. Returns (scores (groups, n_boot), chosen layers
-    (groups, n_boot, 2 * n_splits), indices into each group).
+    (groups, n_boot, 2 * n_splits) as positions within each group).
     """
     single = groups is None
     rng = np.random.default_rng(seed)

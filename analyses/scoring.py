@@ -184,8 +184,10 @@ def score_groups(
     """:func:`score_roi` for several networks at once: ``groups`` holds each network's rows of
     ``model_rdms`` (its layers, in order); returns (rows, subject rows) per group, each exactly what
     ``score_roi`` gives for that network alone. The comparator, the noise ceilings and the dual
-    bootstrap of the brain side run once for all groups (the same resample indices for all), so
-    scoring many networks costs little more than scoring one. ``resamples``: one dict per group.
+    bootstrap of the brain side run once for all groups (the same resample indices for all), as do the
+    split halves of single-RDM recordings (one comparator call per half for every group's layers,
+    each group choosing its own layer), so scoring many networks costs little more than scoring one.
+    Only the rows some group holds are scored. ``resamples``: one dict per group.
     """
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown; choose one of {sorted(METHODS)}")
