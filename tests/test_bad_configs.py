@@ -43,7 +43,7 @@ def bomb(levels: int = 9, top: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "full.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "full.yaml", "grid_cnn.yaml"])
 def test_shipped_configs_are_valid(name):
     over = load_yaml((REPO / "config" / name).read_text())
     check_config(_config(**over), SCHEMA)
