@@ -1,6 +1,7 @@
 """The pipeline's costs: a run from scratch (time split: training vs everything else), a no-op
 rerun, adding one rule to a finished run, and adding one recording to a finished run (one the
-config already has is added by deleting its outputs from the finished run and rebuilding them).
+config already has is added by deleting its outputs from the finished run and rebuilding them, the
+aggregation forced as a changed rule or recording list would force it).
 
     python -m benchmarks.make_run --add-rule fa --add-recording kriegeskorte2008-hit  # default grid
     python -m benchmarks.make_run --configfile config/test.yaml --add-rule fa \\
@@ -109,6 +110,11 @@ def main() -> None:
     ap.add_argument("--add-rule", help="a rule to add to a finished run (default: none)")
     ap.add_argument("--add-recording", help="a recording to add to a finished run")
     ap.add_argument("--workdir", help="run here and keep the results (default: a temporary folder)")
+    ap.add_argument(
+        "--finished",
+        action="store_true",
+        help="--workdir holds a finished run of this config: skip the from-scratch step",
+    )
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "make_run.csv"))
     args = ap.parse_args()
     cfg = _config(args.configfile)
@@ -121,7 +127,7 @@ def main() -> None:
     base_rules = rules if readd_rule else [r for r in rules if r != args.add_rule]
     base_recs = recordings if readd_rec else [r for r in recordings if r != args.add_recording]
     base = [f"rules={_as_list(base_rules)}", f"recordings={_as_list(base_recs)}"]
-    steps = [("from scratch", base, []), ("no-op rerun", base, [])]
+    steps = [("from scratch", base, []), ("no-op rerun", base, [])][args.finished :]
     if args.add_rule:
         r = args.add_rule
         gone = [f"results/{d}/{r}" for d in ("checkpoints", "rdms", "activations", "scores")]
@@ -137,12 +143,15 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bioalign-bench-") as tmp:
         work = Path(args.workdir or tmp)
-        if args.workdir and any(work.glob("*")):
+        if args.workdir and any(work.glob("*")) and not args.finished:
             raise SystemExit(f"--workdir {work} is not empty: the first step runs from scratch")
         work.mkdir(parents=True, exist_ok=True)
         for name, overrides, gone in steps:
             _remove(work, gone)
-            res = snakemake(work, args.configfile, args.cores, ["--config", *overrides])
+            # Snakemake does not rebuild deleted intermediates of up-to-date outputs: the aggregate
+            # is forced, as a changed rule or recording list would make it rerun
+            force = ["--forcerun", "aggregate"] if gone else []
+            res = snakemake(work, args.configfile, args.cores, ["--config", *overrides, *force])
             train = res["per_rule"].get("train", 0.0)
             other = sum(v for k, v in res["per_rule"].items() if k not in ("train", "all"))
             rows.append({
