@@ -87,8 +87,9 @@ def split_half_on_resamples(
     (groups, n_boot, 2 * n_splits) as positions within each group).
     """
     single = groups is None
+    rows = [slice(None)] if single else groups  # each group's rows of score_fn's output
     rng = np.random.default_rng(seed)
-    n_groups = 1 if single else len(groups)
+    n_groups = len(rows)
     out = np.empty((n_groups, len(resamples)))
     chosen = np.empty((n_groups, len(resamples), 2 * n_splits), dtype=int)
     for b, idx in enumerate(resamples):
@@ -99,10 +100,9 @@ def split_half_on_resamples(
             half = len(perm) // 2
             scores = [score_fn(idx[np.isin(idx, h)]) for h in (perm[:half], perm[half:])]
             for h, (sel, test) in enumerate((scores, scores[::-1])):
-                for g in range(n_groups):
-                    rows = slice(None) if single else groups[g]
-                    layer = int(np.argmax(sel[rows]))
-                    held[g, 2 * s + h] = test[rows][layer]
+                for g, r in enumerate(rows):
+                    layer = int(np.argmax(sel[r]))
+                    held[g, 2 * s + h] = test[r][layer]
                     chosen[g, b, 2 * s + h] = layer
         out[:, b] = held.mean(axis=1)
     return (out[0], chosen[0]) if single else (out, chosen)

@@ -44,7 +44,6 @@ def main() -> None:
     setup_logging(args.log)
     p = json.loads(args.params)
     seeds = [int(s) for s in p.pop("seeds", None) or [p.pop("seed")]]
-    outs = list(zip(args.checkpoints, args.snapshots, args.records, strict=False))
     if not len(seeds) == len(args.checkpoints) == len(args.snapshots) == len(args.records):
         raise ValueError(
             f"{len(seeds)} seeds but {len(args.checkpoints)} checkpoints, {len(args.snapshots)} "
@@ -53,8 +52,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with np.load(args.data) as npz:
         raw = dict(npz)
-    for seed, (checkpoint, snapshots, record) in zip(seeds, outs, strict=True):
-        train_run({**p, "seed": seed}, raw, checkpoint, snapshots, record)
+    for seed, *paths in zip(seeds, args.checkpoints, args.snapshots, args.records, strict=True):
+        train_run({**p, "seed": seed}, raw, *paths)
 
 
 def train_run(p: dict, raw: dict, checkpoint: str, snapshots: str, record: str) -> None:
