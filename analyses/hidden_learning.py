@@ -9,12 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from scipy.stats import spearmanr
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from analyses.rdm import correlation_rdm, upper_tri
+from analyses.rsa import compare
 
 
 def _patterns(name: str, acts) -> np.ndarray:
@@ -48,7 +45,7 @@ def layer_change(
         if np.ptp(va) == 0 or np.ptp(vb) == 0:
             out[name] = float("nan")
             continue
-        out[name] = float(1.0 - spearmanr(va, vb).statistic)
+        out[name] = float(1.0 - compare(va[None], vb[None], "spearman")[0, 0])
     return out
 
 
@@ -71,6 +68,11 @@ def linear_probe_accuracy(
         )
     if fit_x.shape[1] != eval_x.shape[1]:
         raise ValueError(f"fit has {fit_x.shape[1]} features, eval {eval_x.shape[1]}")
+    # scikit-learn imported here: the extraction step imports this module for layer_change only
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=max_iter))
     probe.fit(fit_x, np.asarray(fit_y))
     return float(probe.score(eval_x, np.asarray(eval_y)))

@@ -19,7 +19,7 @@ by ``benchmarks/calibration.py``.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import t as t_dist
+from scipy.special import stdtr, stdtrit  # Student's t CDF and quantile (not scipy.stats: start-up)
 
 SCHEMES = ("both", "subjects", "stimuli")
 
@@ -87,7 +87,7 @@ def t_interval(
     estimate: np.ndarray, var: np.ndarray, df: np.ndarray, alpha: float = 0.05
 ) -> tuple[np.ndarray, np.ndarray]:
     """estimate -/+ t(1 - alpha/2, df) * sqrt(var)."""
-    half = t_dist.ppf(1 - alpha / 2, df) * np.sqrt(var)
+    half = stdtrit(df, 1 - alpha / 2) * np.sqrt(var)
     return estimate - half, estimate + half
 
 
@@ -95,7 +95,7 @@ def t_p(estimate: np.ndarray, var: np.ndarray, df: np.ndarray) -> np.ndarray:
     """Two-sided p of ``estimate`` against 0 (variance 0: p = 1 for an estimate of 0, else 0)."""
     estimate, var, df = np.broadcast_arrays(*(np.asarray(x, float) for x in (estimate, var, df)))
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = 2 * t_dist.sf(np.abs(estimate) / np.sqrt(var), df)
+        p = 2 * stdtr(df, -np.abs(estimate) / np.sqrt(var))
     degenerate = ~(var > 0)
     p = np.where(degenerate, np.where(estimate == 0, 1.0, 0.0), p)
     return np.where(np.isnan(var) | np.isnan(estimate), np.nan, p)

@@ -9,8 +9,8 @@ ranked, centred and normalised model vector); other comparators loop.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
+from analyses.ranks import rankdata
 from analyses.rdm import upper_tri
 from analyses.rsa import check_comparator, compare
 

@@ -31,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import false_discovery_control, rankdata, spearmanr
 
 from analyses.inference import loso_on_resamples
 from analyses.intervals import SCHEMES, add_variance, scheme_variance, t_interval, t_p
+from analyses.ranks import rankdata
 from analyses.scoring import BEST, REWEIGHTED
 
 GROUP = ["trainset", "arch", "recording", "roi", "method"]
@@ -62,6 +62,25 @@ def group_columns(scores: pd.DataFrame) -> list[str]:
     return GROUP + (["match"] if "match" in scores.columns else [])
 
 
+def pair_tests(
+    diff: np.ndarray,
+    diff_samples: np.ndarray,
+    scheme: str,
+    n_subjects: int,
+    n_stimuli: int,
+    seed_parts: list[tuple[np.ndarray, np.ndarray]] = (),
+    alpha: float = 0.05,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(ci_low, ci_high, df, p) of paired differences of two rules' scores (``diff``, any shape)
+    from their bootstrap samples (3, n_boot, *diff.shape) and each rule's seed variance component
+    (variance of its seed mean, df; arrays of diff's shape or scalars)."""
+    v, d = scheme_variance(diff_samples, scheme, n_subjects, n_stimuli)
+    for part in seed_parts:
+        v, d = add_variance(v, d, *part)
+    lo, hi = t_interval(diff, v, d, alpha)
+    return lo, hi, d, t_p(diff, v, d)
+
+
 def pair_test(
     diff: float,
     diff_samples: np.ndarray,
@@ -71,13 +90,9 @@ def pair_test(
     seed_parts: list[tuple[float, float]] = (),
     alpha: float = 0.05,
 ) -> tuple[float, float, float, float]:
-    """(ci_low, ci_high, df, p) of a paired difference of two rules' scores from its bootstrap
-    samples (3, n_boot) and each rule's seed variance component (variance of its seed mean, df)."""
-    v, d = scheme_variance(diff_samples, scheme, n_subjects, n_stimuli)
-    for part in seed_parts:
-        v, d = add_variance(v, d, *part)
-    lo, hi = t_interval(diff, v, d, alpha)
-    return float(lo), float(hi), float(d), float(t_p(diff, v, d))
+    """``pair_tests`` of one difference: floats."""
+    out = pair_tests(diff, diff_samples, scheme, n_subjects, n_stimuli, seed_parts, alpha)
+    return tuple(float(x) for x in out)
 
 
 def kendalls_w(ranks: np.ndarray) -> float:
@@ -94,6 +109,8 @@ def seed_stability(per_seed: pd.DataFrame) -> tuple[float, float]:
     full = per_seed.dropna()
     if full.shape[1] < 2 or full.shape[0] < 2:
         return np.nan, np.nan
+    from scipy.stats import spearmanr  # aggregation only: not in every comparison's start-up
+
     ranks = rankdata(-full.to_numpy(), axis=0)
     rhos = [
         spearmanr(ranks[:, a], ranks[:, b]).statistic
@@ -162,8 +179,9 @@ def _subject_samples(per_seed_tables: list[pd.DataFrame], idx: np.ndarray) -> np
 
 def _lookup(resamples: dict, rg: pd.DataFrame) -> list[dict] | None:
     found = []
-    for row in rg.to_dict("records"):
-        cols = next(iter(resamples.values()))["key_columns"] if resamples else ()
+    cols = next(iter(resamples.values()))["key_columns"] if resamples else ()
+    present = [k for k in cols if k in rg]
+    for row in rg[present].to_dict("records"):
         key = tuple(_norm(row.get(k)) for k in cols)
         hit = resamples.get(key)
         if hit is None:
@@ -226,7 +244,11 @@ def rank_rules(
     )
     pairwise["significant"] = pairwise["p_fdr"] < alpha
     if len(ranking):
-        ranking["tied_with"] = [_ties(r, pairwise, group) for r in ranking.to_dict("records")]
+        ties = _tie_lists(pairwise, group)
+        ranking["tied_with"] = [
+            ties.get(key, "")
+            for key in ranking[group + ["rule"]].itertuples(index=False, name=None)
+        ]
         ranking = _add_p_columns(ranking, pairwise, group)
         ranking = ranking.sort_values(group + ["rank"]).reset_index(drop=True)
     return ranking, pairwise
@@ -343,30 +365,27 @@ def _rank_group(
         rows[rule] = row
     pairs = []
     tested = sorted(samples)
-    for a, b in itertools.combinations(tested, 2):
-        diff = rows[a]["score"] - rows[b]["score"]
-        lo, hi, d, p = pair_test(
+    ab = list(itertools.combinations(tested, 2))
+    if ab:
+        diff = np.array([rows[a]["score"] - rows[b]["score"] for a, b in ab])
+        lo, hi, d, p = pair_tests(
             diff,
-            samples[a] - samples[b],
+            np.stack([samples[a] - samples[b] for a, b in ab], axis=-1),
             scheme,
             n_subj,
             n_stim,
-            [seed_parts[a], seed_parts[b]],
+            [tuple(np.array([seed_parts[r[side]][i] for r in ab]) for i in (0, 1))
+             for side in (0, 1)],
             alpha,
-        )
-        pairs.append(
-            {
-                **keys,
-                "rule_a": a,
-                "rule_b": b,
-                "diff": diff,
-                "diff_ci_low": lo,
-                "diff_ci_high": hi,
-                "df": d,
-                "p": p,
-            }
-        )
+        )  # fmt: skip
+        pairs = [
+            {**keys, "rule_a": a, "rule_b": b, "diff": float(diff[i]), "diff_ci_low": float(lo[i]),
+             "diff_ci_high": float(hi[i]), "df": float(d[i]), "p": float(p[i])}
+            for i, (a, b) in enumerate(ab)
+        ]  # fmt: skip
     if pairs:
+        from scipy.stats import false_discovery_control  # aggregation only (start-up)
+
         p = np.array([x["p"] for x in pairs])
         fdr = np.full(len(p), np.nan)
         ok = np.isfinite(p)
@@ -412,15 +431,12 @@ def _add_p_columns(ranking: pd.DataFrame, pairwise: pd.DataFrame, group: list[st
     return ranking
 
 
-def _ties(row: dict, pairwise: pd.DataFrame, group: list[str]) -> str:
-    """Rules whose difference from ``row``'s rule is not significant (';'-joined)."""
-    if not len(pairwise):
-        return ""
-    m = np.ones(len(pairwise), bool)
-    for k in group:
-        m &= (pairwise[k] == row[k]).to_numpy()
-    g = pairwise[m & ~pairwise["significant"].to_numpy()]
-    other = pd.concat(
-        [g.loc[g["rule_a"] == row["rule"], "rule_b"], g.loc[g["rule_b"] == row["rule"], "rule_a"]]
-    )
-    return ";".join(sorted(other))
+def _tie_lists(pairwise: pd.DataFrame, group: list[str]) -> dict[tuple, str]:
+    """(group values..., rule) -> the rules whose difference from it is not significant
+    (';'-joined, sorted); rules tied with none are absent."""
+    ties: dict[tuple, set] = {}
+    ns = pairwise.loc[~pairwise["significant"].to_numpy(), group + ["rule_a", "rule_b"]]
+    for *key, a, b in ns.itertuples(index=False, name=None):
+        ties.setdefault((*key, a), set()).add(b)
+        ties.setdefault((*key, b), set()).add(a)
+    return {k: ";".join(sorted(v)) for k, v in ties.items()}

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import kendalltau, rankdata
+
+from analyses.ranks import rankdata
 
 
 def _pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -41,6 +42,8 @@ def _n_ties(v: np.ndarray) -> int:
 
 def _tau_a(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Kendall's tau-a, (concordant - discordant) / all pairs, from scipy's O(p log p) tau-b."""
+    from scipy.stats import kendalltau  # only for tau-a: scipy.stats costs every job's start-up
+
     p = a.shape[1]
     total = p * (p - 1) / 2
     ties_a, ties_b = [_n_ties(x) for x in a], [_n_ties(y) for y in b]

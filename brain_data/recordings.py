@@ -9,6 +9,7 @@ every check fails with a ``RecordingError`` that names the file and the problem.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,12 +124,20 @@ def is_time_resolved(manifest: dict) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _manifest_validator() -> jsonschema.protocols.Validator:
+    """The manifest schema's validator, checked and built once per process."""
+    schema = read_yaml(SCHEMA)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
 def load_manifest(path: Path) -> dict:
     """Read and schema-check a manifest; errors name the file and the offending key."""
     manifest = read_yaml(path)
-    try:
-        jsonschema.validate(manifest, read_yaml(SCHEMA))
-    except jsonschema.ValidationError as err:
+    err = jsonschema.exceptions.best_match(_manifest_validator().iter_errors(manifest))
+    if err is not None:
         where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
         raise RecordingError(f"{path}: manifest key {where}: {err.message}") from None
     if path.name == "manifest.yaml" and manifest["id"] != path.parent.name:

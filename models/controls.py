@@ -21,7 +21,6 @@ its own (``models/rules/baselines/random.py``); the others are here:
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import fftconvolve
 
 from analyses.rdm import correlation_rdm
 
@@ -57,6 +56,8 @@ def colour_features(images: np.ndarray, bins: int = 8) -> np.ndarray:
 def gabor_features(images: np.ndarray) -> np.ndarray:
     """(n, frequencies * orientations * grid^2) Gabor energies pooled over a grid of windows."""
     from skimage.filters import gabor_kernel
+
+    from scipy.signal import fftconvolve  # here: the workflow imports this module to plan the DAG
 
     grey = _grey(images)
     grey = grey - grey.mean(axis=(1, 2), keepdims=True)  # energy of contrast, not of mean light

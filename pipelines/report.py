@@ -19,7 +19,7 @@ from models import registry
 from pipelines._io import atomic_path, run_main, setup_logging
 from pipelines.fetch import file_specs
 from reports import figures, sections
-from reports.html import Report, figure_png, img_tag, table
+from reports.html import Figures, Report, table
 from reports.rankings import rankings_section
 from reports.summary import summary_figure
 from reports.timecourse import timecourse_figures
@@ -133,16 +133,20 @@ def _with_match(frame: pd.DataFrame) -> pd.DataFrame:
     return frame if "match" in frame or not len(frame.columns) else frame.assign(match="examples")
 
 
-def _answer(rep: Report, figs: dict[str, bytes], ranking: pd.DataFrame, alpha: float) -> str:
+def _answer(rep: Report, figs: Figures, ranking: pd.DataFrame, alpha: float) -> str:
     """The first screen: the question, the verdict and the summary figure; returns the method."""
     verdict, method = verdict_html(ranking, alpha)
     cells = assess_all(ranking, method, alpha)
-    figs["summary"] = figure_png(summary_figure(ranking, cells, method))
     rep.raw(f'<p class="question"><b>Question.</b> {QUESTION}</p>')
     rep.raw(
         '<section class="answer"><div class="verdict-box" id="verdict"><h2>Answer</h2>'
         f"{verdict}</div><div>"
-        + img_tag(figs["summary"], "summary: rule x recording/ROI", "summary-figure")
+        + figs.tag(
+            "summary",
+            summary_figure(ranking, cells, method),
+            alt="summary: rule x recording/ROI",
+            element_id="summary-figure",
+        )  # fmt: skip
         + "</div></section>"
     )
     rep.paragraph(
@@ -215,7 +219,7 @@ def _rules_section(rep: Report, inp: Inputs, ranking: pd.DataFrame) -> None:
     rep.close_details()
 
 
-def _training(rep: Report, figs: dict[str, bytes], inp: Inputs, ranking: pd.DataFrame) -> None:
+def _training(rep: Report, figs: Figures, inp: Inputs, ranking: pd.DataFrame) -> None:
     """Accuracy table, per-epoch curves, accuracy vs brain score, brain score along training
     (vs examples seen and vs test accuracy), seed spread and rank agreement across seeds."""
     rep.open_details("Training")
@@ -269,11 +273,8 @@ def _rdms(rep, figs, inp: Inputs, stimuli: Callable[[str], StimulusSet]) -> None
             brain_rdms[key] = mean if mean.ndim == 2 else mean.mean(axis=0)  # time: average
             groups[key] = g
     if brain_rdms:
-        figs["rdms_brain"] = figure_png(
-            figures.rdm_grid(brain_rdms, "Brain RDMs (subject mean, percentile)", groups=groups),
-            dpi=90,
-        )
-        rep.raw(img_tag(figs["rdms_brain"], "brain RDMs"))
+        fig = figures.rdm_grid(brain_rdms, "Brain RDMs (subject mean, percentile)", groups=groups)
+        rep.raw(figs.tag("rdms_brain", fig, dpi=90, alt="brain RDMs"))
     best = inp.scores[(inp.scores["layer"] == BEST) & (inp.scores["method"] == "spearman")]
     for (arch, trainset), g in best.groupby(["arch", "trainset"]):
         shown = _top_rules(g, MODEL_RDM_PANELS)
@@ -300,25 +301,27 @@ def _rdms(rep, figs, inp: Inputs, stimuli: Callable[[str], StimulusSet]) -> None
             panel_groups[key] = list(stimuli(Path(path).stem).groups)
         if panel:
             name = _slug("rdms", arch, trainset)
-            figs[name] = figure_png(
-                figures.rdm_grid(
-                    panel, f"Model RDMs, best layer ({arch}, {trainset})", groups=panel_groups
-                ),
-                dpi=90,
+            fig = figures.rdm_grid(
+                panel, f"Model RDMs, best layer ({arch}, {trainset})", groups=panel_groups
             )
-            rep.raw(img_tag(figs[name], name))
+            rep.raw(figs.tag(name, fig, dpi=90))
     rep.close_details()
 
 
 def build_report(
-    inp: Inputs, stimuli: Callable[[str], StimulusSet] = load_stimuli
+    inp: Inputs, stimuli: Callable[[str], StimulusSet] = load_stimuli, workers: int = 1
 ) -> tuple[str, dict[str, bytes]]:
-    """(HTML page, figure PNGs by name): the answer first, then collapsible details."""
-    stimuli = functools.lru_cache(maxsize=None)(stimuli)
+    """(HTML page, figure PNGs by name): the answer first, then collapsible details. ``workers``
+    processes render the figures while the page is being built (1: render each in place)."""
+    with Figures(workers) as figs:
+        page = _page(inp, figs, functools.lru_cache(maxsize=None)(stimuli))
+        return figs.finish(page)
+
+
+def _page(inp: Inputs, figs: Figures, stimuli: Callable[[str], StimulusSet]) -> str:
     ranking = normalise_ranking(inp.ranking)
     pairwise = _with_match(inp.pairwise)
     alpha = float((inp.config.get("rsa") or {}).get("alpha", 0.05))
-    figs: dict[str, bytes] = {}
     rep = Report(inp.title)
     main = _answer(rep, figs, ranking, alpha)
     rankings_section(rep, figs, inp.scores, ranking, pairwise, main)
@@ -328,8 +331,7 @@ def build_report(
     if inp.timecourse is not None:
         rep.open_details("Time-resolved comparisons (M/EEG)")
         for name, png in timecourse_figures(inp.timecourse, inp.peaks).items():
-            figs[name] = png
-            rep.raw(img_tag(png, name))
+            rep.raw(figs.png_tag(name, png))
         rep.close_details()
     if inp.encoding is not None:
         rep.open_details("Encoding models")
@@ -349,7 +351,7 @@ def build_report(
         rep, inp.config, set(inp.brain) | _datasets(inp.brain), file_specs(), REPO
     )
     rep.close_details()
-    return rep.render(), figs
+    return rep.render()
 
 
 def main() -> None:
@@ -365,6 +367,7 @@ def main() -> None:
     ap.add_argument("--encoding", help="encoding-model scores (results/encoding.csv)")
     ap.add_argument("--trajectories", help="brain scores along training (results/trajectories.csv)")
     ap.add_argument("--movement", help="layer movement (results/layer_movement.csv)")
+    ap.add_argument("--workers", type=int, default=1, help="processes that render the figures")
     args = ap.parse_args()
     setup_logging(args.log)
     inp = Inputs(
@@ -383,7 +386,7 @@ def main() -> None:
         trajectories=pd.read_csv(args.trajectories) if args.trajectories else None,
         movement=pd.read_csv(args.movement) if args.movement else None,
     )
-    page, figs = build_report(inp)
+    page, figs = build_report(inp, workers=args.workers)
     out = Path(args.figures)
     out.mkdir(parents=True, exist_ok=True)
     for name, png in figs.items():

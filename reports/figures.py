@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 from scipy.stats import rankdata  # noqa: E402
 
 from analyses.scoring import BEST, REWEIGHTED  # noqa: E402
@@ -27,34 +28,29 @@ def score_bars(ranking: pd.DataFrame, title: str) -> plt.Figure:
     width_in = min(16.0, max(4.0, 0.12 * len(rules) * groups.ngroups + 3))
     fig, ax = plt.subplots(figsize=(width_in, 3.8))
     width = 0.8 / max(len(rules), 1)
+    offset = {r: (i - (len(rules) - 1) / 2) * width for i, r in enumerate(rules)}
     labels = []
     for gi, ((arch, trainset), g) in enumerate(groups):
         labels.append(f"{arch}\n{trainset}")
-        for ri, rule in enumerate(rules):
-            row = g[g["rule"] == rule]
-            if row.empty:
-                continue
-            r = row.iloc[0]
-            x = gi + (ri - (len(rules) - 1) / 2) * width
-            err = np.array([[r.score - r.ci_low], [r.ci_high - r.score]])
-            ax.bar(
-                x,
-                r.score,
-                width,
-                color=colors[rule],
-                label=rule if gi == 0 else None,
-                yerr=None if np.isnan(err).any() else np.abs(err),
-                capsize=2,
-            )
+        g = g.drop_duplicates("rule")
+        x = gi + g["rule"].map(offset).to_numpy()
+        ax.bar(x, g["score"], width, color=[colors[r] for r in g["rule"]])
+        err = np.abs(np.vstack([g["score"] - g["ci_low"], g["ci_high"] - g["score"]]))
+        ok = ~np.isnan(err).any(axis=0)
+        if ok.any():
+            ax.errorbar(x[ok], g["score"].to_numpy()[ok], err[:, ok], fmt="none", ecolor="k",
+                        capsize=2)  # fmt: skip
+    handles = [Patch(color=colors[r], label=r) for r in rules]
     lo, hi = ranking["noise_ceiling_low"].mean(), ranking["noise_ceiling_high"].mean()
     if np.isfinite(lo) and np.isfinite(hi):
-        ax.axhspan(lo, hi, color="0.85", zorder=0, label="noise ceiling")
+        handles.append(ax.axhspan(lo, hi, color="0.85", zorder=0, label="noise ceiling"))
     ax.set_xticks(range(len(labels)), labels)
     ax.set_ylabel(f"{ranking['method'].iloc[0]} (best layer, CV)")
     ax.axhline(0, color="k", lw=0.5)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, ncols=2, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
-    fig.tight_layout()
+    ax.legend(handles=handles, fontsize=7, ncols=2, frameon=False, loc="upper left",
+              bbox_to_anchor=(1, 1))  # fmt: skip
+    fig.set_layout_engine("tight")  # laid out when drawn (in the rendering process)
     return fig
 
 
@@ -189,14 +185,14 @@ def rdm_grid(
         fig.legend(handles, list(colors), loc="lower center", ncols=min(6, len(colors)),
                    fontsize=7, frameon=False)  # fmt: skip
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.06 if colors else 0, 1, 1))
+    fig.set_layout_engine("tight", rect=(0, 0.06 if colors else 0, 1, 1))
     return fig
 
 
 def significance_matrix(ranking: pd.DataFrame, pairwise: pd.DataFrame, title: str) -> plt.Figure:
     """Pairwise rule differences (row minus column, lower triangle), one panel per (arch, trainset).
 
-    Rules are ordered by rank; ``*`` marks differences significant after FDR correction, blank
+    Rules are ordered by rank; a star marks differences significant after FDR correction, blank
     cells were not tested (e.g. single-RDM recordings).
     """
     panels = sorted(ranking.groupby(["arch", "trainset"]).groups)
@@ -225,8 +221,8 @@ def significance_matrix(ranking: pd.DataFrame, pairwise: pd.DataFrame, title: st
         diff[np.triu_indices(len(rules))] = np.nan  # antisymmetric: the lower triangle says it all
         sig &= np.tril(np.ones_like(sig), -1).astype(bool)
         im = ax.imshow(diff, cmap="RdBu_r", vmin=-vmax, vmax=vmax or 1.0)
-        for i, j in zip(*np.nonzero(sig), strict=True):
-            ax.text(j, i, "*", ha="center", va="center", fontsize=8)
+        rows, cols = np.nonzero(sig)
+        ax.scatter(cols, rows, marker="*", s=14, c="k", linewidths=0)
         ax.set_xticks(range(len(rules)), rules, rotation=90, fontsize=7)
         ax.set_yticks(range(len(rules)), rules, fontsize=7)
         ax.set_title(f"{arch} / {trainset}", fontsize=9)

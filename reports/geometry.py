@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -12,20 +10,15 @@ import numpy as np  # noqa: E402
 from matplotlib.offsetbox import AnnotationBbox, OffsetImage  # noqa: E402
 from sklearn.manifold import MDS  # noqa: E402
 
-# scikit-learn >= 1.8 names the input metric `metric` (and wants `init`); older ones `dissimilarity`
-_PRECOMPUTED = (
-    {"metric": "precomputed", "metric_mds": True, "init": "random"}
-    if "metric_mds" in inspect.signature(MDS).parameters
-    else {"dissimilarity": "precomputed", "normalized_stress": "auto"}
-)
-
 
 def mds_embedding(rdm: np.ndarray, seed: int = 0) -> np.ndarray:
-    """(n, 2) metric-MDS coordinates of a symmetric (n, n) dissimilarity matrix (fixed seed)."""
+    """(n, 2) metric-MDS coordinates of a symmetric (n, n) dissimilarity matrix: SMACOF started
+    from the classical (Torgerson) solution, so deterministic (``seed`` seeds the estimator only)."""
     rdm = np.asarray(rdm, dtype=float)
     if rdm.ndim != 2 or rdm.shape[0] != rdm.shape[1]:
         raise ValueError(f"an RDM must be square, got shape {rdm.shape}")
-    mds = MDS(n_components=2, random_state=seed, n_init=4, **_PRECOMPUTED)
+    mds = MDS(n_components=2, metric="precomputed", metric_mds=True, init="classical_mds",
+              random_state=seed)  # fmt: skip
     return mds.fit_transform((rdm + rdm.T) / 2)
 
 
@@ -42,6 +35,7 @@ def mds_panels(
         ax.scatter(xy[:, 0], xy[:, 1], s=1, alpha=0)
         for (x, y), img in zip(xy, images, strict=True):
             box = AnnotationBbox(OffsetImage(img, zoom=zoom), (x, y), frameon=False, pad=0)
+            box.set_in_layout(False)  # inside the limits set below; layout need not measure it
             ax.add_artist(box)
         pad = 0.08 * np.ptp(xy, axis=0).max()
         ax.set_xlim(xy[:, 0].min() - pad, xy[:, 0].max() + pad)
@@ -49,5 +43,5 @@ def mds_panels(
         ax.set_title(name, fontsize=10)
         ax.set_xticks([]), ax.set_yticks([])
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")  # laid out when drawn (in the rendering process)
     return fig

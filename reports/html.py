@@ -9,6 +9,9 @@ from __future__ import annotations
 import base64
 import html
 import io
+import multiprocessing
+import pickle
+from concurrent.futures import Future, ProcessPoolExecutor
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -47,9 +50,76 @@ def figure_png(fig: plt.Figure, dpi: int = 100) -> bytes:
 
 
 def img_tag(png: bytes, alt: str, element_id: str = "") -> str:
+    return _img(base64.b64encode(png).decode(), alt, element_id)
+
+
+def _img(data: str, alt: str, element_id: str) -> str:
     ident = f' id="{html.escape(element_id)}"' if element_id else ""
-    data = base64.b64encode(png).decode()
     return f'<img{ident} alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _render_pickled(data: bytes, dpi: int) -> bytes:
+    return figure_png(pickle.loads(data), dpi)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+class Figures:
+    """The report's figures by name, rendered to PNG as they are added: in this process, or in
+    ``workers`` processes while the report goes on (``tag`` then returns a placeholder that
+    ``finish`` fills in). Use as a context manager so that the workers always stop."""
+
+    def __init__(self, workers: int = 1):
+        self._pool = (
+            ProcessPoolExecutor(workers, mp_context=_pool_context()) if workers > 1 else None
+        )
+        self._pngs: dict[str, bytes | Future] = {}
+
+    def __enter__(self) -> Figures:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._pngs
+
+    def _claim(self, name: str) -> None:
+        if name in self._pngs:
+            raise ValueError(f"report figure {name!r} added twice")
+
+    def tag(self, name: str, fig: plt.Figure, dpi: int = 100, alt: str = "",
+            element_id: str = "") -> str:  # fmt: skip
+        """Render ``fig`` (then closed) as figure ``name``; its ``<img>`` tag."""
+        self._claim(name)
+        if self._pool is None:
+            self._pngs[name] = figure_png(fig, dpi)
+            return img_tag(self._pngs[name], alt or name, element_id)
+        data = pickle.dumps(fig)
+        plt.close(fig)
+        self._pngs[name] = self._pool.submit(_render_pickled, data, dpi)
+        return _img(self._placeholder(name), alt or name, element_id)
+
+    def png_tag(self, name: str, png: bytes, alt: str = "") -> str:
+        """Add an already rendered PNG as figure ``name``; its ``<img>`` tag."""
+        self._claim(name)
+        self._pngs[name] = png
+        return img_tag(png, alt or name)
+
+    @staticmethod
+    def _placeholder(name: str) -> str:
+        return f"@@figure:{html.escape(name)}@@"
+
+    def finish(self, page: str) -> tuple[str, dict[str, bytes]]:
+        """(``page`` with every placeholder filled in, PNG bytes by figure name)."""
+        pngs = {k: v.result() if isinstance(v, Future) else v for k, v in self._pngs.items()}
+        for name, png in pngs.items():
+            page = page.replace(self._placeholder(name), base64.b64encode(png).decode(), 1)
+        return page, pngs
 
 
 def table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> str:

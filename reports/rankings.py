@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from reports import figures
-from reports.html import Report, figure_png, img_tag, table
+from reports.html import Figures, Report, table
 from reports.verdict import CONTROLS, MATCH_LABEL
 
 METHOD_NOTE = (
@@ -79,7 +79,7 @@ def _compact(g: pd.DataFrame) -> pd.DataFrame:
 
 def rankings_section(
     rep: Report,
-    figs: dict[str, bytes],
+    figs: Figures,
     scores: pd.DataFrame,
     ranking: pd.DataFrame,
     pairwise: pd.DataFrame,
@@ -117,10 +117,8 @@ def rankings_section(
                 ok = g[g["reached"]]
                 if method == main and len(ok):
                     name = _slug("scores", rec, roi, method, match)
-                    figs[name] = figure_png(
-                        figures.score_bars(ok, f"{rec} {roi} ({method}, {MATCH_LABEL[match]})")
-                    )
-                    rep.raw(img_tag(figs[name], name))
+                    fig = figures.score_bars(ok, f"{rec} {roi} ({method}, {MATCH_LABEL[match]})")
+                    rep.raw(figs.tag(name, fig))
                 pw = pairwise[
                     (pairwise["recording"] == rec)
                     & (pairwise["roi"] == roi)
@@ -129,26 +127,21 @@ def rankings_section(
                 ]
                 if method == main and len(pw) and len(ok):
                     name = _slug("significance", rec, roi, method, match)
-                    figs[name] = figure_png(
-                        figures.significance_matrix(
-                            ok,
-                            pw,
-                            f"Pairwise differences: {rec} {roi} ({method}, {MATCH_LABEL[match]})",
-                        ),
-                        dpi=80,
+                    fig = figures.significance_matrix(
+                        ok,
+                        pw,
+                        f"Pairwise differences: {rec} {roi} ({method}, {MATCH_LABEL[match]})",
                     )
-                    rep.raw(img_tag(figs[name], name))
+                    rep.raw(figs.tag(name, fig, dpi=80))
             s = scores[
                 (scores["recording"] == rec) & (scores["roi"] == roi) & (scores["method"] == method)
             ]
             if method == main and len(s):
                 name = _slug("layers", rec, roi, method)
-                figs[name] = figure_png(
-                    figures.layer_profiles(
-                        s, f"Per-layer profile: {rec} {roi} ({method})", tuple(CONTROLS)
-                    )
+                fig = figures.layer_profiles(
+                    s, f"Per-layer profile: {rec} {roi} ({method})", tuple(CONTROLS)
                 )
-                rep.raw(img_tag(figs[name], name))
+                rep.raw(figs.tag(name, fig))
         rep.close_details()
     rep.paragraph(
         f"Tables: '=' after a rank and 'tied' (how many rules) mark differences that are not "

@@ -1,6 +1,6 @@
 """Report sections beyond the rankings: geometry (MDS), training, provenance.
 
-Each function appends HTML to a ``Report`` and its figures (PNG bytes) to ``figs``; no file I/O
+Each function appends HTML to a ``Report`` and its figures to ``figs``; no file I/O
 except reading the inputs it is given. The caller titles the section (a collapsible one).
 """
 
@@ -15,17 +15,16 @@ import numpy as np
 import pandas as pd
 
 from reports import geometry, provenance, training
-from reports.html import Report, figure_png, img_tag, table
+from reports.html import Figures, Report, table
 
 
-def _add(rep: Report, figs: dict[str, bytes], name: str, fig) -> None:
-    figs[name] = figure_png(fig)
-    rep.raw(img_tag(figs[name], name))
+def _add(rep: Report, figs: Figures, name: str, fig) -> None:
+    rep.raw(figs.tag(name, fig))
 
 
 def geometry_section(
     rep: Report,
-    figs: dict[str, bytes],
+    figs: Figures,
     brain: dict[str, dict],
     model_rdms: Callable[[str, str, str, str], dict[str, np.ndarray]],
     ranking: pd.DataFrame,
@@ -60,7 +59,7 @@ def geometry_section(
 
 def training_section(
     rep: Report,
-    figs: dict[str, bytes],
+    figs: Figures,
     curves: pd.DataFrame,
     accuracy: pd.DataFrame,
     ranking: pd.DataFrame,

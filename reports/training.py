@@ -27,7 +27,7 @@ def curve_panels(curves: pd.DataFrame, colors: dict[str, tuple]) -> plt.Figure:
     handles, labels = axes[0][0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")  # laid out when drawn (in the rendering process)
     return fig
 
 
@@ -62,5 +62,5 @@ def accuracy_vs_brain(
         ax.set_xlabel("test accuracy")
         ax.set_ylabel("brain score (best layer)")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")  # laid out when drawn (in the rendering process)
     return fig

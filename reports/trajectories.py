@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 
 from analyses.scoring import BEST  # noqa: E402
 from reports.figures import rule_colors  # noqa: E402
-from reports.html import Report, figure_png, img_tag, table  # noqa: E402
+from reports.html import Figures, Report, table  # noqa: E402
 
 RESOLUTION_NOTE = (
     "Networks see the stimuli at their training set's input size and format (MNIST: 28 x 28 grey; "
@@ -99,7 +99,7 @@ def seed_table(ranking: pd.DataFrame) -> pd.DataFrame:
 
 
 def trajectory_section(
-    rep: Report, figs: dict[str, bytes], trajectories: pd.DataFrame, ranking: pd.DataFrame
+    rep: Report, figs: Figures, trajectories: pd.DataFrame, ranking: pd.DataFrame
 ) -> None:
     """Trajectory figures per (network, recording, ROI), the seed table and the fair-race notes."""
     rep.heading("Brain score along training", 3)
@@ -114,8 +114,7 @@ def trajectory_section(
     for (arch, trainset, rec, roi), g in best.groupby(["arch", "trainset", "recording", "roi"]):
         name = f"trajectory_{arch}_{trainset}_{rec}_{roi}".replace(" ", "_").replace("/", "_")
         fig = trajectory_figure(g, f"{rec} {roi} · {arch}/{trainset} ({method})")
-        figs[name] = figure_png(fig, dpi=90)  # ten of these in the default grid: keep them small
-        rep.raw(img_tag(figs[name], name))
+        rep.raw(figs.tag(name, fig, dpi=90))  # ten of these in the default grid: keep them small
     if len(ranking) and "rank_stability_w" in ranking:
         rep.heading("Network instances: seed spread and rank agreement", 4)
         rep.raw(table(seed_table(ranking)))

@@ -100,6 +100,26 @@ def test_report_opens_with_the_answer_then_collapsed_details(small_report):
     assert len(images) == len(set(images)) == len(figs)  # every figure embedded once
 
 
+def test_figures_rendered_in_worker_processes_equal_those_rendered_in_place(tmp_path):
+    inp = make_run(tmp_path, n_stim=8, methods=("spearman",), controls=("random",),
+                   recordings=(("rec-a", ("IT",), 5),))  # fmt: skip
+    page, figs = build_report(inp, stimulus_sets(8))
+    page2, figs2 = build_report(inp, stimulus_sets(8), workers=2)
+    assert "@@figure:" not in page2 and page2 == page
+    assert list(figs2) == list(figs) and all(figs2[k] == figs[k] for k in figs)
+
+
+def test_a_figure_name_given_twice_is_refused():
+    import matplotlib.pyplot as plt
+
+    from reports.html import Figures
+
+    with Figures() as figs:
+        figs.tag("a", plt.figure())
+        with pytest.raises(ValueError, match="report figure 'a' added twice"):
+            figs.tag("a", plt.figure())
+
+
 _CAPTURE = """<script>window.__errors = [];
 addEventListener('error', e => __errors.push(String(e.message || (e.target && e.target.src) || 'error')), true);
 const __ce = console.error; console.error = (...a) => { __errors.push(a.join(' ')); __ce(...a); };

@@ -20,6 +20,7 @@ rule report:
                        caption="../report/figures.rst", category="Figures"),
     log:
         "logs/report/report.log",
+    threads: config["threads"]["report"]  # processes rendering figures
     params:
         title=config["report"]["title"],
         config=json.dumps(config, sort_keys=True, default=str),
@@ -33,4 +34,4 @@ rule report:
         " --pairwise {input.pairwise} --accuracy {input.accuracy} --brain {input.brain}"
         " --model-rdms {input.model_rdms} --title {params.title:q} --html {output.html}"
         " --curves {input.curves} --trajectories {input.trajectories} --movement {input.movement} --config-json {params.config:q} {params.timecourse} {params.encoding}"
-        " --figures {output.figures} --log {log}"
+        " --figures {output.figures} --workers {threads} --log {log}"
