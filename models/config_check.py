@@ -66,7 +66,7 @@ class StrictLoader(SafeBase):
         return super().construct_mapping(node, deep=deep)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _schema(path: str) -> dict:
     return yaml.load(Path(path).read_text(), Loader=SafeBase)  # noqa: S506 - a safe loader
 

@@ -55,9 +55,8 @@ def colour_features(images: np.ndarray, bins: int = 8) -> np.ndarray:
 
 def gabor_features(images: np.ndarray) -> np.ndarray:
     """(n, frequencies * orientations * grid^2) Gabor energies pooled over a grid of windows."""
-    from skimage.filters import gabor_kernel
-
     from scipy.signal import fftconvolve  # here: the workflow imports this module to plan the DAG
+    from skimage.filters import gabor_kernel
 
     grey = _grey(images)
     grey = grey - grey.mean(axis=(1, 2), keepdims=True)  # energy of contrast, not of mean light
