@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -100,13 +101,45 @@ def test_report_opens_with_the_answer_then_collapsed_details(small_report):
     assert len(images) == len(set(images)) == len(figs)  # every figure embedded once
 
 
-def test_figures_rendered_in_worker_processes_equal_those_rendered_in_place(tmp_path):
+def test_figures_rendered_in_worker_processes_equal_those_rendered_in_place():
+    """The same figures (each rebuilt from one pickle) give the same PNG bytes either way."""
+    import pickle
+
+    from reports.figures import rdm_grid, score_bars
+    from reports.geometry import mds_panels
+    from reports.html import Figures, figure_png
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(10, 6))
+    rdm = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
+    bars = pd.DataFrame({"arch": "mlp", "trainset": "mnist", "rule": ["bp", "fa", "random"],
+                         "score": [0.3, 0.2, 0.1], "ci_low": [0.2, 0.1, 0.0],
+                         "ci_high": [0.4, 0.3, 0.2], "noise_ceiling_low": 0.5,
+                         "noise_ceiling_high": 0.6, "method": "spearman"})  # fmt: skip
+    made = [
+        score_bars(bars, "bars"),
+        rdm_grid({"a": rdm, "b": rdm.T}, "grid", groups={"a": ["g1"] * 5 + ["g2"] * 5}),
+        mds_panels({"a": rdm}, rng.integers(0, 255, (10, 16, 16, 3), dtype=np.uint8), "mds"),
+    ]
+    data = [pickle.dumps(f) for f in made]
+    in_place = {f"f{i}": figure_png(pickle.loads(d)) for i, d in enumerate(data)}
+    with Figures(workers=2) as figs:
+        tags = [figs.tag(f"f{i}", pickle.loads(d)) for i, d in enumerate(data)]
+        assert all("@@figure:" in t for t in tags)  # rendered elsewhere, filled in later
+        page, pngs = figs.finish("".join(tags))
+    assert pngs == in_place
+    assert re.findall(r"base64,([^\"]+)", page) == [
+        base64.b64encode(in_place[k]).decode() for k in sorted(in_place)
+    ]
+
+
+def test_a_report_built_with_workers_embeds_every_figure(tmp_path):
     inp = make_run(tmp_path, n_stim=8, methods=("spearman",), controls=("random",),
                    recordings=(("rec-a", ("IT",), 5),))  # fmt: skip
-    page, figs = build_report(inp, stimulus_sets(8))
-    page2, figs2 = build_report(inp, stimulus_sets(8), workers=2)
-    assert "@@figure:" not in page2 and page2 == page
-    assert list(figs2) == list(figs) and all(figs2[k] == figs[k] for k in figs)
+    page, figs = build_report(inp, stimulus_sets(8), workers=2)
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert "@@figure:" not in page and len(images) == len(set(images)) == len(figs) > 5
+    assert all(png.startswith(b"\x89PNG") for png in figs.values())
 
 
 def test_a_figure_name_given_twice_is_refused():
