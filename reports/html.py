@@ -69,8 +69,8 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 class Figures:
     """The report's figures by name, rendered to PNG as they are added: in this process, or in
-    ``workers`` processes while the report goes on (``tag`` then returns a placeholder that
-    ``finish`` fills in). Use as a context manager so that the workers always stop."""
+    ``workers`` processes while the report goes on (``tag`` then returns a tag whose source is a
+    reference to the pending PNG, which ``finish`` swaps for the PNG). Use as a context manager so that the workers always stop."""
 
     def __init__(self, workers: int = 1):
         self._pool = (
@@ -84,9 +84,6 @@ class Figures:
     def __exit__(self, *exc) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._pngs
 
     def _claim(self, name: str) -> None:
         if name in self._pngs:
@@ -102,7 +99,7 @@ class Figures:
         data = pickle.dumps(fig)
         plt.close(fig)
         self._pngs[name] = self._pool.submit(_render_pickled, data, dpi)
-        return _img(self._placeholder(name), alt or name, element_id)
+        return _img(self._pending_src(name), alt or name, element_id)
 
     def png_tag(self, name: str, png: bytes, alt: str = "") -> str:
         """Add an already rendered PNG as figure ``name``; its ``<img>`` tag."""
@@ -111,14 +108,14 @@ class Figures:
         return img_tag(png, alt or name)
 
     @staticmethod
-    def _placeholder(name: str) -> str:
+    def _pending_src(name: str) -> str:
         return f"@@figure:{html.escape(name)}@@"
 
     def finish(self, page: str) -> tuple[str, dict[str, bytes]]:
-        """(``page`` with every placeholder filled in, PNG bytes by figure name)."""
+        """(``page`` with every pending figure's PNG embedded, PNG bytes by figure name)."""
         pngs = {k: v.result() if isinstance(v, Future) else v for k, v in self._pngs.items()}
         for name, png in pngs.items():
-            page = page.replace(self._placeholder(name), base64.b64encode(png).decode(), 1)
+            page = page.replace(self._pending_src(name), base64.b64encode(png).decode(), 1)
         return page, pngs
 
 
