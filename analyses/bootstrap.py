@@ -7,6 +7,10 @@ one stimulus with its own copy are dropped), for every comparator: ``corr_cov`` 
 resample with those pairs missing, as rsatoolbox does. Noise ceilings are computed on every sample
 (the same resamples, copies of a subject left out together); for Spearman and Pearson they are
 vectorised over subjects, so a sample with ceilings costs little more than one without.
+
+A fourth row, ``pairs``, holds the scores on random halves of the stimuli (the pairs within each
+half, all subjects): its variance is the pair part of the stimulus-sampling variance, which the
+stimulus bootstrap over-counts (``analyses.intervals``).
 """
 
 from __future__ import annotations
@@ -17,11 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from analyses.inference import loso_on_resamples, resampled_pairs
-from analyses.intervals import scheme_variance
+from analyses.intervals import ROWS, SCHEMES, scheme_variance
 from analyses.rdm import upper_tri
 from analyses.rsa import check_comparator, compare, noise_ceiling
-
-SCHEMES = ("both", "subjects", "stimuli")
 
 
 def stimulus_view(rdms: np.ndarray, idx: np.ndarray, comparator: str = "") -> np.ndarray:
@@ -96,11 +98,27 @@ class StimulusResampler:
         m = len(self.models)
         return x[:m] @ x[m:].T
 
+    def on_halves(self, half: np.ndarray) -> np.ndarray:
+        """Scores (m, s) on the pairs within each half of a stimulus split (``half``: bool (n,))."""
+        within = half[self.iu] == half[self.ju]
+        if self.fast:
+            x, _, _ = self.weighted_units(within.astype(float))
+            m = len(self.models)
+            return x[:m] @ x[m:].T
+        rows, cols = self.iu[within], self.ju[within]
+        return compare(
+            self.models[:, rows, cols], self.data[:, rows, cols], self.comparator,
+            (rows, cols, self.n),
+        )  # fmt: skip
+
     def units(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(weighted unit vectors, weighted ranks or values, pair weights) on the pairs a resample
         keeps, models first then data (fast comparators only)."""
         counts = np.bincount(idx, minlength=self.n).astype(float)
-        w = counts[self.iu] * counts[self.ju]
+        return self.weighted_units(counts[self.iu] * counts[self.ju])
+
+    def weighted_units(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``units`` for any pair weights ``w`` (upper-triangle order; 0 drops a pair)."""
         keep = np.flatnonzero(w)
         if self.comparator == "spearman":  # dropped pairs (weight 0) do not shift the ranks
             x = _weighted_ranks(self.groups, w, self.flat)[:, keep]
@@ -118,6 +136,14 @@ def bootstrap_indices(
     subj = rng.integers(0, n_subjects, size=(n_boot, n_subjects))
     stim = rng.integers(0, n_stimuli, size=(n_boot, n_stimuli))
     return subj, stim
+
+
+def half_splits(n_stimuli: int, n_boot: int, seed: int) -> np.ndarray:
+    """Random halves (n_boot, n_stimuli) of the stimuli: True for the first n_stimuli // 2 (a
+    stream of its own, so the bootstrap indices of a seed do not change)."""
+    rng = np.random.default_rng([seed, 1])
+    first = np.broadcast_to(np.arange(n_stimuli) < n_stimuli // 2, (n_boot, n_stimuli))
+    return rng.permuted(first, axis=1)
 
 
 def _fast_ceiling(
@@ -167,9 +193,10 @@ def _fast_ceiling(
 class DualBootstrap:
     """Bootstrap samples of per-subject scores, evaluations and noise ceilings per scheme.
 
-    ``per_subject`` (3, n_boot, m, n_subjects) in the order of ``SCHEMES``, subjects as resampled;
-    ``noise_ceiling`` (3, n_boot, 2) holds (lower, upper) and is NaN where it was not computed;
-    ``full`` (m, n_subjects) the per-subject scores on all stimuli.
+    ``per_subject`` (4, n_boot, m, n_subjects) in the order of ``ROWS`` (the schemes, then the
+    half splits), subjects as resampled; ``noise_ceiling`` (4, n_boot, 2) holds (lower, upper) and
+    is NaN where it was not computed; ``full`` (m, n_subjects) the per-subject scores on all
+    stimuli. Saved samples of three rows (no ``pairs``) still load.
     """
 
     per_subject: np.ndarray
@@ -180,7 +207,7 @@ class DualBootstrap:
 
     @property
     def evaluations(self) -> np.ndarray:
-        """Mean over the resampled subjects: (3, n_boot, m)."""
+        """Mean over the resampled subjects: (4, n_boot, m)."""
         return self.per_subject.mean(axis=-1)
 
     def scheme(self, name: str) -> np.ndarray:
@@ -190,22 +217,25 @@ class DualBootstrap:
         return self.evaluations[SCHEMES.index(name)]
 
     def best_cv(self) -> np.ndarray:
-        """Leave-one-subject-out best-model score of every sample and scheme (3, n_boot): the
+        """Leave-one-subject-out best-model score of every sample and row (4, n_boot): the
         layer choice is redone per sample with every copy of the held-out subject left out."""
+        rows = len(self.per_subject)
+        if self.full.shape[1] < 2:
+            return np.full((rows, len(self.subj_idx)), np.nan)
         on_stim = self.per_subject[2]  # (n_boot, m, subjects): stimulus resample, all subjects
         ident = np.broadcast_to(np.arange(self.full.shape[1]), self.subj_idx.shape)
-        if self.full.shape[1] < 2:
-            return np.full((3, len(self.subj_idx)), np.nan)
-        return np.stack(
-            [
-                loso_on_resamples(on_stim, self.subj_idx),
-                loso_on_resamples(self.full, self.subj_idx),
-                loso_on_resamples(on_stim, ident),
-            ]
-        )
+        out = [
+            loso_on_resamples(on_stim, self.subj_idx),
+            loso_on_resamples(self.full, self.subj_idx),
+            loso_on_resamples(on_stim, ident),
+        ]
+        if rows > 3:
+            out.append(loso_on_resamples(self.per_subject[3], ident))
+        return np.stack(out)
 
     def variance(self) -> np.ndarray:
-        """Dual-bootstrap variance of each model's evaluation (rsatoolbox's small-sample formula)."""
+        """Dual-bootstrap variance of each model's evaluation (rsatoolbox's small-sample formula,
+        the stimulus part without its pair over-count: ``analyses.intervals``)."""
         n_r, n_p = self.subj_idx.shape[1], self.stim_idx.shape[1]
         return scheme_variance(self.evaluations, "both", n_r, n_p)[0]
 
@@ -229,12 +259,16 @@ def dual_bootstrap(
     pooling: str = "rsatoolbox",
     ceiling: bool = True,
     schemes: tuple[str, ...] = SCHEMES,
+    pairs: bool = True,
 ) -> DualBootstrap:
-    """Bootstrap model RDMs (m, n, n) against subject RDMs (s, n, n) in all three schemes.
+    """Bootstrap model RDMs (m, n, n) against subject RDMs (s, n, n) in all three schemes, and
+    score them on ``n_boot`` half splits of the stimuli (the ``pairs`` row, whenever stimuli are
+    resampled).
 
     ``squared`` squares per-subject correlations (Algonauts R^2); ``ceiling=False`` skips the
-    per-sample noise ceilings. ``schemes`` limits the work (the others stay NaN); the resample
-    indices do not depend on it.
+    per-sample noise ceilings. ``schemes`` limits the work (the others stay NaN), as does
+    ``pairs=False`` (no half splits: stimulus variances stay uncorrected); the resample indices
+    do not depend on either.
     """
     check_comparator(comparator)
     model_rdms, data_rdms = np.asarray(model_rdms, float), np.asarray(data_rdms, float)
@@ -249,13 +283,15 @@ def dual_bootstrap(
     n_subj, n_stim = data_rdms.shape[0], data_rdms.shape[1]
     subj, stim = bootstrap_indices(n_subj, n_stim, n_boot, seed)
     m = len(model_rdms)
-    per = np.full((3, n_boot, m, n_subj), np.nan)
-    nc = np.full((3, n_boot, 2), np.nan)
+    per = np.full((len(ROWS), n_boot, m, n_subj), np.nan)
+    nc = np.full((len(ROWS), n_boot, 2), np.nan)
     mv_full, dv_full = upper_tri(model_rdms), upper_tri(data_rdms)
     full = compare(mv_full, dv_full, comparator)
     if squared:
         full = full**2
     want = [s in schemes for s in SCHEMES]
+    want.append(pairs and (want[0] or want[2]))  # half splits: wherever stimuli are resampled
+    halves = half_splits(n_stim, n_boot, seed)
     do_ceiling = ceiling and n_subj > 1
     scorer = StimulusResampler(model_rdms, data_rdms, comparator)
     ones = np.ones(n_subj)
@@ -280,6 +316,22 @@ def dual_bootstrap(
 
     for b in range(n_boot):
         s, k = subj[b], stim[b]
+        if want[3]:
+            within = halves[b][scorer.iu] == halves[b][scorer.ju]
+            if scorer.fast:
+                hu, hx, hw = scorer.weighted_units(within.astype(float))
+                per[3, b] = hu[:m] @ hu[m:].T
+            else:
+                per[3, b] = scorer.on_halves(halves[b])
+            if squared:
+                per[3, b] **= 2
+            if do_ceiling and scorer.fast:
+                if pooling == "mean" and comparator == "spearman":
+                    hx = scorer.vecs[:, within]
+                nc[3, b] = fast_nc(hu[m:], hx[m:], hw, ones)
+            elif do_ceiling:
+                rows, cols = scorer.iu[within], scorer.ju[within]
+                nc[3, b] = slow_nc(data_rdms[:, rows, cols], None, (rows, cols, n_stim))
         if want[0] or want[2]:
             if scorer.fast:
                 u, x, w = scorer.units(k)

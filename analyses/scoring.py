@@ -138,9 +138,10 @@ def score_roi(
     ``n_perm``: permutations of the test against zero (0: none, ``p_perm`` NaN). ``reweighted``:
     keyword arguments of ``analyses.reweighted.reweighted_cv`` (None: no reweighted row).
     ``alpha``: 1 - confidence of the intervals. ``resamples``: a dict that receives what
-    ``analyses.ranking.rank_rules`` needs to rank with the same resampling: ``best`` (3, n_boot)
-    best_cv samples per scheme (``SCHEMES`` order, NaN where unused), ``layers`` (3, n_boot, layers)
-    per-layer samples, ``ceiling`` (3, n_boot) upper ceilings, ``n_subjects``, ``n_stimuli``,
+    ``analyses.ranking.rank_rules`` needs to rank with the same resampling: ``best`` (4, n_boot)
+    best_cv samples per row (``analyses.intervals.ROWS`` order: the schemes, then the half splits;
+    NaN where unused), ``layers`` (4, n_boot, layers) per-layer samples, ``ceiling`` (4, n_boot)
+    upper ceilings, ``n_subjects``, ``n_stimuli``,
     ``n_boot``, ``seed``. ``ceiling=False`` skips the per-sample noise ceilings (no ``score_nc``
     intervals). The resample indices depend only
     on (n_subjects, n_stimuli, n_boot, seed), so every network scored on a recording gets the same.
@@ -308,8 +309,8 @@ def _group_rows(
     comparator, squared, pooling = METHODS[method]
     n_subj, n_stim = brain_rdms.shape[0], brain_rdms.shape[1]
     n_boot = db.per_subject.shape[1]
-    layer_samples = db.evaluations  # (3, n_boot, layers)
-    upper = db.noise_ceiling[..., 1]  # (3, n_boot)
+    layer_samples = db.evaluations  # (4, n_boot, layers)
+    upper = db.noise_ceiling[..., 1]  # (4, n_boot)
     split_half = None
     if n_subj >= 2:
         best_per_subject, chosen = loso_best_layer(per_subject)
@@ -321,7 +322,7 @@ def _group_rows(
         best, chosen, stim_samples, null_best = single
         best = float(best)
         best_per_subject = np.array([best])
-        best_samples = np.full((3, n_boot), np.nan)
+        best_samples = np.full((len(layer_samples), n_boot), np.nan)  # no pairs row: see intervals
         best_samples[2] = stim_samples
         split_half = (best, null_best)
     lo, hi, df = _interval(layer_scores, layer_samples, scheme, n_subj, n_stim, alpha)

@@ -20,7 +20,8 @@ at alpha = 0.05. ``percentile_subjects`` is the former method (percentile interv
 bootstrap) for reference. Writes a CSV under ``benchmarks/results/`` (with device, date and
 commit) and prints the table.
 
-    python -m benchmarks.calibration [--n-sims 500 --subjects 4 8 15 --n-stimuli 40 --n-boot 200]
+    python -m benchmarks.calibration [--n-sims 500 --subjects 4 8 15 --n-stimuli 40 --n-boot 200
+                                      --jobs 2]
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import concurrent.futures  # noqa: E402
 import datetime  # noqa: E402
 import platform  # noqa: E402
 import subprocess  # noqa: E402
@@ -191,6 +193,11 @@ def summarise(recs, null: str, n_subjects: int, n_stimuli: int) -> list[dict]:
     return out
 
 
+def _cell(null: str, n_subj: int, args: argparse.Namespace) -> list[dict]:
+    recs = run_cell(null, n_subj, args.n_stimuli, args.n_sims, args.n_boot, args.seed)
+    return summarise(recs, null, n_subj, args.n_stimuli)
+
+
 def _commit() -> str:
     try:
         return subprocess.run(
@@ -209,6 +216,7 @@ def main() -> None:
     ap.add_argument("--nulls", nargs="+", default=list(NULLS), choices=NULLS)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", help="CSV path (default benchmarks/results/calibration-<date>.csv)")
+    ap.add_argument("--jobs", type=int, default=1, help="cells computed in parallel processes")
     args = ap.parse_args()
     if args.n_sims < 20:
         ap.error("--n-sims must be at least 20")
@@ -217,14 +225,20 @@ def main() -> None:
     out = Path(args.out or f"benchmarks/results/calibration-{now:%Y%m%dT%H%M}.csv")
     rows = []
     t0 = time.perf_counter()
-    for null in args.nulls:
-        for n_subj in args.subjects:
-            recs = run_cell(null, n_subj, args.n_stimuli, args.n_sims, args.n_boot, args.seed)
-            rows += summarise(recs, null, n_subj, args.n_stimuli)
+    cells = [(null, n_subj) for null in args.nulls for n_subj in args.subjects]
+    with concurrent.futures.ProcessPoolExecutor(max(1, args.jobs)) as pool:
+        nulls, subjects = [c[0] for c in cells], [c[1] for c in cells]
+        for (null, n_subj), cell_rows in zip(
+            cells, pool.map(_cell, nulls, subjects, [args] * len(cells)), strict=True
+        ):
+            rows += cell_rows
             print(f"{null:8s} {n_subj:2d} subjects: {time.perf_counter() - t0:.0f} s", flush=True)
     table = pd.DataFrame(rows)
     table["n_boot"] = args.n_boot
-    table["device"] = f"{platform.node()} {platform.processor() or platform.machine()} (1 thread)"
+    table["device"] = (
+        f"{platform.node()} {platform.processor() or platform.machine()} "
+        f"({args.jobs} processes of 1 thread)"
+    )
     table["date"] = now.isoformat(timespec="seconds")
     table["commit"] = commit
     table["seconds"] = round(time.perf_counter() - t0, 1)

@@ -9,6 +9,7 @@ from scipy.stats import false_discovery_control
 from scipy.stats import t as t_dist
 
 from analyses.inference import loso_best_layer, loso_on_resamples
+from analyses.intervals import scheme_variance
 from analyses.ranking import ONE_SEED, RUN_KEYS, kendalls_w, rank_rules
 
 KEYS = {"trainset": "t", "arch": "a", "recording": "rec", "roi": "r", "method": "spearman"}
@@ -192,7 +193,12 @@ def test_ranking_uses_the_corrected_dual_bootstrap_and_one_fdr_family_per_record
     )
     a, b = res[key(row["rule_a"])], res[key(row["rule_b"])]
     d = a["best"] - b["best"]
-    v = _dual_bootstrap(np.nanvar(d, axis=1, ddof=1), a["n_subjects"], a["n_stimuli"])
+    n_r, n_p = a["n_subjects"], a["n_stimuli"]
+    v_rsa = _dual_bootstrap(np.nanvar(d[:3], axis=1, ddof=1), n_r, n_p)
+    assert scheme_variance(d[:3], "both", n_r, n_p)[0] == pytest.approx(v_rsa)
+    # with the half splits, the stimulus part loses its pair over-count (never gains)
+    v = scheme_variance(d, "both", n_r, n_p)[0]
+    assert len(d) == 4 and np.isfinite(d[3]).all() and v <= v_rsa
     t = abs(row["diff"]) / np.sqrt(v)
     assert row["p"] == pytest.approx(2 * t_dist.sf(t, row["df"]))
     assert row["diff_ci_low"] < row["diff"] < row["diff_ci_high"]
@@ -209,8 +215,13 @@ def test_match_is_part_of_the_family_and_seeds_are_a_random_factor():
         scores[scores["seed"] == 0], subj[subj["seed"] == 0], n_boot=60, ci="both", resamples=res
     )
     assert set(one["seed_variance"]) == {ONE_SEED, "control model (no initialisation)"}
-    # the seed-to-seed variance widens the interval of the seed mean
-    wide = (ranking["ci_high"] - ranking["ci_low"]).to_numpy()
+    # the seed-to-seed variance enlarges the standard error of the seed mean (the interval's
+    # width also depends on the df, which a component with few seeds can raise or lower)
+
+    def se(t: pd.DataFrame) -> np.ndarray:
+        return ((t["ci_high"] - t["ci_low"]) / (2 * t_dist.ppf(0.975, t["ci_df"]))).to_numpy()
+
+    wide = se(ranking)
     seed_sd = ranking["seed_sd"].to_numpy()
     assert np.all(seed_sd > 0)
     scores_flat = scores.copy()
@@ -219,7 +230,7 @@ def test_match_is_part_of_the_family_and_seeds_are_a_random_factor():
         scores_flat[best].groupby(["rule", "match"])["score"].transform("mean")
     )  # no seed-to-seed spread
     flat, _ = rank_rules(scores_flat, subj, n_boot=60, ci="both", resamples=res)
-    assert np.all(wide > (flat["ci_high"] - flat["ci_low"]).to_numpy())
+    assert np.all(wide > se(flat))
 
 
 def test_single_rdm_recordings_get_rank_intervals_and_tests_from_the_stimulus_bootstrap():
