@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,17 @@ log = logging.getLogger("bioalign.train")
 N_TRAIN_EVAL = 2000
 #: Learning-rate schedules over epochs: ``constant``, or ``cosine`` (1 at the first epoch, ~0 at the last).
 LR_SCHEDULES = ("constant", "cosine")
+
+
+def evaluation_only() -> None:
+    """Declare that this process neither compiles nor steps an optimiser (extraction): building a
+    rule's optimisers then skips importing ``torch._dynamo`` (2-3 s of start-up), which torch does
+    only to mark ``Optimizer.add_param_group`` as never compiled (``torch._compile``). Where
+    torch's internals differ this does nothing and the import happens as before; stepping an
+    optimiser imports it regardless."""
+    fn = getattr(torch.optim.Optimizer.add_param_group, "__wrapped__", None)
+    if fn is not None and "torch._dynamo" not in sys.modules:
+        setattr(fn, "__dynamo_disable", fn)  # the cache torch's wrapper fills on first call
 
 
 def seed_everything(seed: int) -> torch.Generator:

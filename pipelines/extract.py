@@ -24,7 +24,7 @@ from brain_data.images import model_input
 from brain_data.stimuli import load_stimuli
 from brain_data.trainsets import trainset_info
 from models import registry
-from models.training import build_rule
+from models.training import build_rule, evaluation_only
 from pipelines._io import load_torch, read_json, run_main, setup_logging, write_csv, write_npz
 
 
@@ -63,6 +63,7 @@ def main() -> None:
     setup_logging(args.log)
     _check_lengths(args)
     torch.set_num_threads(1)
+    evaluation_only()  # no optimiser steps here: skip torch's compiler import
     stimuli = load_stimuli(args.stimset)
     inputs: dict[str, torch.Tensor] = {}
     table = ModelTable.empty(stimuli.n_stimuli)
