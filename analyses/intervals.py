@@ -6,12 +6,12 @@ estimated. Every interval and test here therefore uses the bootstrap only for a 
 
 - ``subjects``: n_s / (n_s - 1) times the bootstrap variance, t with n_s - 1 degrees of freedom;
 - ``stimuli``: the stimulus-bootstrap variance with its pair over-count removed (below), t with
-  n_p - 1;
+  n_p - 1 degrees of freedom (fewer for a corrected variance: below);
 - ``both`` (dual bootstrap, Schütt et al. 2023): the subject, stimulus and joint bootstrap
   variances combined by rsatoolbox's small-sample formula (``_dual_bootstrap`` in
   ``rsatoolbox.util.inference_util``), which removes the double counting of the joint
   bootstrap, with the stimulus part corrected as for ``stimuli``; t with the Welch-Satterthwaite
-  degrees of freedom of its subject and stimulus parts.
+  degrees of freedom of its subject and stimulus parts (and of the Monte Carlo error: below).
 
 **The pair over-count.** An RDM score is a statistic of stimulus *pairs*. Its sampling variance
 over stimulus sets has a stimulus part V1 (a stimulus's effect on all its pairs) and a pair part
