@@ -119,7 +119,9 @@ def dual_variance(
 
     The joint-minus-single term estimates the subject x stimulus interaction as the bootstrap
     counts it, its pair-specific part k times; with the pair correction the stimulus part
-    counts that part once, so the term is divided by k."""
+    counts that part once, so the term is divided by k. This is exact when the interaction is
+    pair-specific (subjects weighting features differently, as in the calibration's dual null)
+    and conservative by up to (1 - 1/k) of a stimulus-level interaction otherwise."""
     fr, fp = n_subjects / (n_subjects - 1), n_stimuli / (n_stimuli - 1)
     a = fr * v_subj
     c, corrected, mc_c = _stimulus_parts(v_stim, v_pairs, n_stimuli, n_boot)
