@@ -22,6 +22,7 @@ import numpy as np
 
 from analyses.inference import loso_on_resamples, resampled_pairs
 from analyses.intervals import ROWS, SCHEMES, scheme_variance
+from analyses.ranks import dense_ranks
 from analyses.rdm import upper_tri
 from analyses.rsa import check_comparator, compare, noise_ceiling
 
@@ -51,17 +52,6 @@ def _weighted_ranks(
     value = np.cumsum(g.reshape(k, p), axis=1)
     value += (1 - g.reshape(k, p)) / 2
     return value.ravel()[flat].reshape(k, p)
-
-
-def dense_ranks(x: np.ndarray) -> np.ndarray:
-    """Dense tie groups (0, 1, ...) of every row of ``x`` (rankdata(method="dense") - 1)."""
-    order = np.argsort(x, axis=1)  # ties get one group whatever their order
-    xs = np.take_along_axis(x, order, axis=1)
-    dense = np.zeros(x.shape, dtype=np.int64)
-    np.cumsum(xs[:, 1:] != xs[:, :-1], axis=1, out=dense[:, 1:])
-    out = np.empty_like(dense)
-    np.put_along_axis(out, order, dense, axis=1)
-    return out
 
 
 def _weighted_unit(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -98,9 +88,9 @@ class StimulusResampler:
         m = len(self.models)
         return x[:m] @ x[m:].T
 
-    def on_halves(self, half: np.ndarray) -> np.ndarray:
-        """Scores (m, s) on the pairs within each half of a stimulus split (``half``: bool (n,))."""
-        within = half[self.iu] == half[self.ju]
+    def on_pairs(self, within: np.ndarray) -> np.ndarray:
+        """Scores (m, s) on the upper-triangle pairs marked in ``within`` (bool, e.g. the pairs
+        within each half of a stimulus split)."""
         if self.fast:
             x, _, _ = self.weighted_units(within.astype(float))
             m = len(self.models)
@@ -322,7 +312,7 @@ def dual_bootstrap(
                 hu, hx, hw = scorer.weighted_units(within.astype(float))
                 per[3, b] = hu[:m] @ hu[m:].T
             else:
-                per[3, b] = scorer.on_halves(halves[b])
+                per[3, b] = scorer.on_pairs(within)
             if squared:
                 per[3, b] **= 2
             if do_ceiling and scorer.fast:

@@ -72,17 +72,18 @@ def split_factor(n_stimuli: int) -> float:
 def _stimulus_parts(
     v_stim: np.ndarray, v_pairs: np.ndarray | None, n_stimuli: int, n_boot: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(stimulus variance, whether corrected, sum of squares of its Monte Carlo terms)."""
+    """(stimulus variance, its pair over-count k where corrected (1 elsewhere), sum of squares of
+    its Monte Carlo terms)."""
     c = n_stimuli / (n_stimuli - 1) * np.asarray(v_stim, float)
     if v_pairs is None or n_stimuli < 4 or n_boot < 2:
-        return c, np.zeros(np.shape(c), bool), np.zeros(np.shape(c))
+        return c, np.ones(np.shape(c)), np.zeros(np.shape(c))
     k = pair_overcount(n_stimuli)
     part = (k - 1) * np.asarray(v_pairs, float) / split_factor(n_stimuli)
     out = np.clip(c - part, c / k, c)
     clipped = (part <= 0) | (c - part <= c / k)  # the estimate is a multiple of one variance
     ok = np.isfinite(part)
     mc = np.where(clipped, out**2, c**2 + part**2)
-    return np.where(ok, out, c), ok, np.where(ok, mc, 0.0)
+    return np.where(ok, out, c), np.where(ok, k, 1.0), np.where(ok, mc, 0.0)
 
 
 def _with_mc(df: np.ndarray, var: np.ndarray, mc: np.ndarray, n_boot: int) -> np.ndarray:
@@ -124,8 +125,7 @@ def dual_variance(
     and conservative by up to (1 - 1/k) of a stimulus-level interaction otherwise."""
     fr, fp = n_subjects / (n_subjects - 1), n_stimuli / (n_stimuli - 1)
     a = fr * v_subj
-    c, corrected, mc_c = _stimulus_parts(v_stim, v_pairs, n_stimuli, n_boot)
-    k = np.where(corrected, pair_overcount(n_stimuli) if n_stimuli >= 4 else 1.0, 1.0)
+    c, k, mc_c = _stimulus_parts(v_stim, v_pairs, n_stimuli, n_boot)
     inter = fr * fp * (v_both - v_subj - v_stim) / k
     out = a + c - inter
     out = np.minimum(np.maximum(np.maximum(out, a), c), v_both)
@@ -133,7 +133,7 @@ def dual_variance(
         df = (a + c) ** 2 / (a**2 / (n_subjects - 1) + c**2 / (n_stimuli - 1))
     df = np.clip(np.nan_to_num(df, nan=min(n_subjects, n_stimuli) - 1), 1, None)
     g = fr * fp / k  # the Monte Carlo terms of the corrected sum (their correlations ignored)
-    mc = np.where(corrected, a**2 + mc_c + g**2 * (v_both**2 + v_subj**2 + v_stim**2), 0.0)
+    mc = np.where(k > 1, a**2 + mc_c + g**2 * (v_both**2 + v_subj**2 + v_stim**2), 0.0)
     return out, _with_mc(df, out, mc, n_boot)
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
+from analyses.ranks import rankdata
 from analyses.rdm import upper_tri
 from analyses.rsa import compare, noise_ceiling
 

@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
-from scipy.stats import rankdata  # noqa: E402
 
+from analyses.ranks import rankdata  # noqa: E402
 from analyses.scoring import BEST, REWEIGHTED  # noqa: E402
 
 
