@@ -11,6 +11,20 @@ from collections.abc import Callable
 
 import numpy as np
 
+TIE_TOL = 1e-12  # scores this close are one score computed in a different order
+
+
+def first_best(scores: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Index of the best score along ``axis``: the first within ``TIE_TOL`` of the maximum.
+
+    Layers whose scores tie exactly in theory (e.g. Spearman on a few distinct stimuli) differ in
+    their last bits with the order of the arithmetic, which depends on how many layers were scored
+    together and on the numpy build; ties then go to the first layer, the same one everywhere.
+    NaN scores never win unless all are NaN (then index 0).
+    """
+    v = np.nan_to_num(np.asarray(scores, dtype=float), nan=-np.inf)
+    return np.argmax(v >= v.max(axis=axis, keepdims=True) - TIE_TOL, axis=axis)
+
 
 def bootstrap_subjects(per_subject: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     """Means over subjects resampled with replacement: (..., subjects) -> (..., n_boot)."""
@@ -30,7 +44,7 @@ def loso_best_layer(per_subject: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if n < 2:
         raise ValueError("leave-one-subject-out layer selection needs at least 2 subjects")
     others = (per_subject.sum(axis=1, keepdims=True) - per_subject) / (n - 1)  # (layers, subjects)
-    chosen = np.argmax(others, axis=0)
+    chosen = first_best(others, axis=0)
     return per_subject[chosen, np.arange(n)], chosen
 
 
@@ -101,7 +115,7 @@ def split_half_on_resamples(
             scores = [score_fn(idx[np.isin(idx, h)]) for h in (perm[:half], perm[half:])]
             for h, (sel, test) in enumerate((scores, scores[::-1])):
                 for g, r in enumerate(rows):
-                    layer = int(np.argmax(sel[r]))
+                    layer = int(first_best(sel[r]))
                     held[g, 2 * s + h] = test[r][layer]
                     chosen[g, b, 2 * s + h] = layer
         out[:, b] = held.mean(axis=1)
@@ -126,7 +140,7 @@ def loso_on_resamples(per_subject: np.ndarray, idx: np.ndarray) -> np.ndarray:
     s = np.take_along_axis(per, np.broadcast_to(idx[:, None, :], (n_boot, per.shape[1], n)), 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         others = (total[:, :, None] - c * s) / (n - c)
-    chosen = np.argmax(np.nan_to_num(others, nan=-np.inf), axis=1)[:, None, :]
+    chosen = first_best(others, axis=1)[:, None, :]
     held = np.take_along_axis(s, chosen, axis=1)[:, 0, :].mean(axis=1)
     held[(c[:, 0, :] == n).any(axis=1)] = np.nan
     return held

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from analyses.bootstrap import SCHEMES, DualBootstrap, StimulusResampler, dual_bootstrap
-from analyses.inference import loso_best_layer, split_half_on_resamples
+from analyses.inference import first_best, loso_best_layer, split_half_on_resamples
 from analyses.intervals import scheme_variance, t_interval
 from analyses.permutation import p_value, permutations, permuted_scores
 from analyses.rdm import upper_tri
@@ -52,7 +52,7 @@ def loso_scores(per_subject: np.ndarray) -> np.ndarray:
     distinct subjects (permutation nulls; resamples with copies: ``loso_on_resamples``)."""
     n = per_subject.shape[-1]
     others = (per_subject.sum(axis=-1, keepdims=True) - per_subject) / (n - 1)
-    chosen = np.argmax(others, axis=-2)[..., None, :]  # (..., 1, subjects)
+    chosen = first_best(others, axis=-2)[..., None, :]  # (..., 1, subjects)
     return np.take_along_axis(per_subject, chosen, axis=-2)[..., 0, :].mean(axis=-1)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analyses.inference import first_best
 from analyses.rdm import correlation_rdm
 from analyses.scoring import score_groups, score_roi
 
@@ -42,3 +43,14 @@ def test_score_groups_equals_score_roi_per_network(n_subjects, ci):
         pd.testing.assert_frame_equal(pd.DataFrame(subj), pd.DataFrame(subj1))
         # the comparator runs on a different stack of rows: equal up to rounding
         np.testing.assert_allclose(res["best"], one_res["best"], rtol=0, atol=1e-12)
+
+
+def test_layer_choice_ties_go_to_the_first_layer_and_nan_never_wins():
+    """Scores equal in theory but apart in their last bits (Spearman on a half of four distinct
+    stimuli, computed for 3 or 5 layers at once) choose the same layer; ``np.argmax`` would not."""
+    tied = np.array([0.3618677, -0.61867704, 0.3618677 + 5.6e-17])
+    assert np.argmax(tied) == 2 and first_best(tied) == 0
+    assert first_best(np.array([np.nan, 0.1, 0.2])) == 2
+    assert first_best(np.array([np.nan, np.nan])) == 0
+    by_subject = np.array([[0.1, 0.5], [0.1 + 1e-16, 0.4]])  # (layers, subjects)
+    assert list(first_best(by_subject, axis=0)) == [0, 0]
