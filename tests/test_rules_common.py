@@ -196,10 +196,6 @@ HIDDEN_LEARNING_XFAIL: dict[tuple[str, str], str] = {
         "0.23, 0.52, 0.64) and its own readout on the length-normalised fc1 reaches 80 %, but fc1 "
         "is no more linearly decodable than the random init's"
     ),
-    ("wp", "cnn"): (
-        "0.893 vs 0.893 (ratio 1.00): the convs are not probed at the grid setting (conv_every 0, "
-        "they stay the random control's) and fc1's 32-draw estimate barely moves it (1 - rho 0.003)"
-    ),
     ("ngc", "cnn"): (
         "0.900 vs 0.893 (ratio 0.93): the encoder's grid lr 3e-5 moves the convs little (1 - rho "
         "conv3 0.016, fc1 0.078); at 3e-4 they move more (conv3 0.081, fc1 0.229) but the "

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from models import registry
+from models.rule_config import load_rule_config, resolve_hparams
 from models.rules.perturbation._fb_perturb import clean_pass, ops
 from models.training import build_rule
 from tests.rules.scaffold import SHAPE
@@ -73,7 +74,7 @@ def test_estimate_points_along_the_true_gradient(rule_id):
 
 
 def test_conv_every_zero_leaves_conv_layers_unprobed(rule_id):
-    """conv_every=0 (the CNN config): conv weights stay at init, dense layers and readout learn."""
+    """conv_every=0: conv weights stay at init, dense layers and readout learn."""
     x, y = _batch(16)
     rule = build_rule(rule_id, "cnn", SHAPE, 10, hparams={"conv_every": 0, "n_samples": 2}, seed=0)
     before = {n: p.detach().clone() for n, p in rule.net.named_parameters()}
@@ -110,6 +111,39 @@ def test_per_layer_draws_set_each_layers_trials(rule_id, antithetic, monkeypatch
     for layer, rows, labels, base in calls:
         assert rows == labels == draws[layer] * n, f"layer {layer}: {rows} trials"
         assert base == (None if antithetic else draws[layer] * n)
+
+
+@pytest.mark.parametrize("budget", ["grid", "full"])
+def test_cnn_config_probes_every_conv_layer(rule_id, budget, monkeypatch):
+    """The configured CNN (grid and full budgets) perturbs every layer each step, conv layers with
+    their own draw count; one step moves every conv weight (setting conv_every 0 fails this)."""
+    hparams = resolve_hparams(load_rule_config(rule_id), "cnn", "cifar10", budget)
+    module = importlib.import_module(registry.get(rule_id).__module__)
+    trials, real = {}, module.probe
+
+    def spy(net, layer, a, delta, y, antithetic, base):
+        trials[layer] = len(y)
+        return real(net, layer, a, delta, y, antithetic, base)
+
+    monkeypatch.setattr(module, "probe", spy)
+    rule = build_rule(rule_id, "cnn", (3, 16, 16), 10, arch_params={"channels": (4, 4, 4), "hidden": 8},
+                      hparams=hparams, seed=0)  # fmt: skip
+    n = 4
+    before = [op.weight.detach().clone() for op in ops(rule.net)]
+    rule.train_step(*_batch(n, shape=(3, 16, 16)))
+    convs = [i for i, op in enumerate(ops(rule.net)) if isinstance(op, torch.nn.Conv2d)]
+    assert convs == [0, 1, 2] and sorted(trials) == [0, 1, 2, 3, 4]
+    for layer in convs:
+        assert trials[layer] == hparams["conv_samples"] * n, f"conv layer {layer}: {trials[layer]}"
+        assert not torch.equal(ops(rule.net)[layer].weight, before[layer]), f"conv {layer} unmoved"
+
+
+def test_conv_samples_set_only_the_conv_layers_draws(rule_id):
+    rule = build_rule(rule_id, "cnn", SHAPE, 10, arch_params={"channels": (3, 3), "hidden": 8},
+                      hparams={"n_samples": [2, 3, 5, 7], "conv_samples": 4}, seed=0)  # fmt: skip
+    assert rule.draws == [4, 4, 5, 7]
+    with pytest.raises(ValueError, match="conv_samples"):
+        build_rule(rule_id, "cnn", SHAPE, 10, hparams={"conv_samples": 0})
 
 
 @pytest.mark.parametrize("bad", [[4, 4], [4, 0, 4], "4", 2.5])

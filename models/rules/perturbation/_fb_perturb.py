@@ -105,6 +105,7 @@ class PerturbationRule(Rule):
         readout_lr: float | None = None,
         conv_lr: float | None = None,
         conv_every: int = 1,
+        conv_samples: int | None = None,
     ):
         super().__init__(net)
         self._check_positive(lr=lr, sigma=sigma)
@@ -119,6 +120,17 @@ class PerturbationRule(Rule):
             len(draws) == n_ops and all(isinstance(k, int) and k >= 1 for k in draws),
             f"an int >= 1, or a list of {n_ops} such ints (one per layer: blocks, then readout)",
         )
+        self._check(
+            "conv_samples",
+            conv_samples,
+            conv_samples is None or (isinstance(conv_samples, int) and conv_samples >= 1),
+            "null (= n_samples) or an int >= 1",
+        )
+        if conv_samples is not None:  # conv layers' own count (each probe: a deep forward pass)
+            draws = [
+                conv_samples if isinstance(op, nn.Conv2d) else k
+                for op, k in zip(ops(net), draws, strict=True)
+            ]
         self._check("antithetic", antithetic, isinstance(antithetic, bool), "true or false")
         self._check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
         self._check("grad_clip", grad_clip, grad_clip >= 0, ">= 0 (0 = off)")

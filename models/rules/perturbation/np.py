@@ -48,10 +48,10 @@ class NodePerturbation(PerturbationRule):
             "the update is the local conv weight correlation. Forward passes only; much slower to learn "
             "than gradient rules on large layers (estimator variance grows with layer width). "
             "Step sizes: Adam with lr for hidden layers and a larger readout_lr for the low-noise "
-            "readout. CNN (config): conv layers are NOT probed (conv_every=0) and keep their random "
-            "init; their estimates had ~0 cosine with the gradient at affordable probe counts and each "
-            "probe costs a full forward pass, so only fc1 and the readout learn by perturbation "
-            "(more draws per example there). The code can probe conv layers (conv_every>=1)."
+            "readout. CNN (config): every layer is probed every step, conv layers with conv_samples=8 "
+            "draws per example (each conv probe is a forward pass through the layers above), the "
+            "dense layers with 32; at init the conv estimates' cosines with the gradient are 0.17, "
+            "0.10, 0.15 (conv1-3, CIFAR-10, batch 32; per-batch SD 0.07-0.18), fc1's 0.91."
         ),
     )
 

@@ -43,13 +43,14 @@ class WeightPerturbation(PerturbationRule):
             "costs one extra projection); the estimate stays unbiased. Forward passes only. Learns "
             "more slowly than node perturbation: variance grows with the number of weights. "
             "Step sizes: Adam with lr for hidden layers and a larger readout_lr for the low-noise "
-            "readout. CNN (config): conv layers are NOT probed (conv_every=0) and keep their random "
-            "init; their estimates had ~0 cosine with the gradient at affordable probe counts and each "
-            "probe costs a full forward pass, so only fc1 and the readout learn by perturbation "
-            "(more draws per example there). The code can probe conv layers (conv_every>=1). "
+            "readout. CNN (config): every layer is probed every step, conv layers with conv_samples=8 "
+            "draws per example (each conv probe is a forward pass through the layers above); at init "
+            "the conv estimates' cosines with the gradient are 0.29, 0.15, 0.08 (conv1-3, CIFAR-10, "
+            "batch 32), fc1's 0.07 at 32 draws. "
             "Full budget (CPU): MNIST MLP 91.4 %, above the 89.6 % of a logistic regression on the "
             "untrained net's last hidden layer; CIFAR-10 CNN 45.4 %, no better than that bound's "
-            "46.0 % there, so on the CNN only the readout's learning is measurable."
+            "46.0 % there, so on the CNN only the readout's learning was measurable (that run did not "
+            "probe the convs)."
         ),
     )
 
