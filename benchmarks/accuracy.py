@@ -5,12 +5,16 @@
     python -m benchmarks.accuracy --budget full          # config/full.yaml's budget (GPU)
     python -m benchmarks.accuracy --budget full --rules eqprop --archs cnn --trainsets cifar10 \
         --batch-size 128 --set lr=0.0005 --max-minutes 20 --csv results.csv
+    python -m benchmarks.accuracy --table benchmarks/results/full_budget.csv   # a CSV as a table
 
 Budgets come from config/config.yaml (or config/full.yaml with --budget full) and
-config/rules/<id>.yaml, as in `make run`, unless overridden. ``--max-minutes`` stops a run after
-the last epoch that fits in its wall-clock cap (the row then shows the epochs actually trained).
+config/rules/<id>.yaml, as in `make run`, unless overridden. ``--max-minutes`` caps a run's wall
+clock: no epoch starts that would, at the last epoch's pace, end past the cap, and a first epoch still
+running at the cap stops after its current minibatch; the row then records the examples actually
+seen and ``epochs`` as their fraction of the training set (``stopped``: ``time cap``).
 ``--data-dir`` reads ``<dir>/<trainset>.npz`` written by ``python -m pipelines.prepare`` instead of
-decoding the archives again. Runs on CUDA when present. Prints a markdown table (and appends CSV rows).
+decoding the archives again. Runs on CUDA when present. Prints a markdown table (and appends CSV rows:
+accuracies in %, with the seed, device, date and commit of the code that ran).
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import platform
+import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +35,13 @@ import yaml
 from brain_data.trainsets import as_tensors, load_trainset, trainset_info
 from models import registry
 from models.rule_config import load_rule_config, load_yaml, resolve_hparams, resolve_training
-from models.training import LR_SCHEDULES, build_rule, train
+from models.training import LR_SCHEDULES, accuracy, build_rule, train
 
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS = [
-    "rule", "arch", "trainset", "epochs", "n_train", "batch_size", "lr_schedule", "overrides",
-    "test_acc", "best_test_acc", "reference", "source", "time_s", "device",
+    "rule", "arch", "trainset", "seed", "epochs", "examples_seen", "test_accuracy",
+    "best_test_accuracy", "reference", "reference_source", "n_train", "batch_size", "lr_schedule",
+    "overrides", "stopped", "time_s", "device", "date", "commit",
 ]  # fmt: skip
 
 
@@ -48,8 +56,27 @@ def table_row(row: dict) -> str:
 
 
 class _OutOfTime(Exception):
-    def __init__(self, curves: dict):
+    """The wall-clock cap stopped training (``curves`` of the finished epochs, if any)."""
+
+    def __init__(self, curves: dict | None = None):
         self.curves = curves
+
+
+def commit() -> str:
+    """The checked-out commit (short hash), ``-dirty`` when tracked files differ from it."""
+
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def device_name(device: str, threads: int) -> str:
+    """The GPU's name, or the CPU and its thread count."""
+    if device == "cuda":
+        return torch.cuda.get_device_name()
+    return f"cpu {platform.machine()} ({threads} threads)"
 
 
 def _parse_set(items: list[str]) -> dict:
@@ -68,6 +95,16 @@ def _load(trainset: str, data_dir: Path | None) -> dict[str, np.ndarray]:
         with np.load(data_dir / f"{trainset}.npz") as npz:
             return dict(npz)
     return load_trainset(trainset)
+
+
+def _epochs(seen: int, n_train: int) -> int | float:
+    """Passes over the training set: whole, or to three decimals when a cap cut an epoch short."""
+    whole, part = divmod(seen, n_train)
+    return whole if part == 0 else round(seen / n_train, 3)
+
+
+def _test(d: dict) -> tuple:
+    return d["x_test"], d["y_test"]
 
 
 def run_one(
@@ -109,8 +146,16 @@ def run_one(
     ).to(device)
     start = time.perf_counter()
     cap = None if args.max_minutes is None else args.max_minutes * 60
+    last, seen, done = [start], [0], {"test_accuracy": []}
+    step = rule.train_step
 
-    last = [start]
+    def capped_step(x, y):  # the cap stops a (first) epoch that outruns it after this minibatch
+        if cap is not None and seen[0] and time.perf_counter() - start > cap:
+            raise _OutOfTime()
+        seen[0] += len(y)
+        return step(x, y)
+
+    rule.train_step = capped_step
 
     def on_epoch(state: dict) -> None:
         acc, now = state["curves"]["test_accuracy"][-1], time.perf_counter()
@@ -119,11 +164,13 @@ def run_one(
             f"({now - start:.0f} s)",
             flush=True,
         )
+        done["test_accuracy"] = list(state["curves"]["test_accuracy"])
         # stop when another epoch as long as the last one would pass the cap
         if cap is not None and 2 * now - last[0] - start > cap:
-            raise _OutOfTime({k: list(v) for k, v in state["curves"].items()})
+            raise _OutOfTime(done)
         last[0] = now
 
+    stopped = "budget"
     try:
         curves = train(
             rule,
@@ -139,25 +186,79 @@ def run_one(
             lr_schedule=budget["lr_schedule"],
         ).curves
     except _OutOfTime as stop:
+        stopped = "time cap"
         curves = stop.curves
-    accs = curves["test_accuracy"] or [float("nan")]
+        if curves is None:  # mid-epoch: the finished epochs, then the network as it is now
+            rule.eval()
+            curves = {"test_accuracy": [*done["test_accuracy"], accuracy(rule, *_test(d))]}
+    finally:
+        del rule.train_step
+    n_train = len(d["y_train"])
+    accs = curves["test_accuracy"] or [accuracy(rule.eval(), *_test(d))]
     ref, src = args.refs.get(rule_id, {}).get(f"{arch}/{trainset}") or ["", ""]
     return {
         "rule": rule_id,
         "arch": arch,
         "trainset": trainset,
-        "epochs": len(curves["test_accuracy"]),
-        "n_train": len(d["y_train"]),
+        "seed": args.seed,
+        "epochs": _epochs(seen[0], n_train),
+        "examples_seen": seen[0],
+        "test_accuracy": round(100 * accs[-1], 2),
+        "best_test_accuracy": round(100 * max(accs), 2),
+        "reference": ref,
+        "reference_source": src,
+        "n_train": n_train,
         "batch_size": int(budget["batch_size"]),
         "lr_schedule": budget["lr_schedule"],
         "overrides": " ".join(args.set + args.arch_set),
-        "test_acc": round(100 * accs[-1], 2),
-        "best_test_acc": round(100 * max(accs), 2),
-        "reference": ref,
-        "source": src,
+        "stopped": stopped,
         "time_s": round(time.perf_counter() - start),
-        "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+        "device": device_name(device, args.threads),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "commit": args.commit,
     }
+
+
+def results_table(path: Path) -> str:
+    """A CSV of this benchmark as a markdown table beside the references: per row the examples seen,
+    the test accuracy and whether it meets the reference (``yes`` / ``no (x below)``)."""
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    out = [
+        "| rule | net | epochs | examples seen | test % | reference % | meets it? | stopped | device |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ref = f"{r['reference']} ({r['reference_source']})" if r["reference"] else "—"
+        met = "—"
+        if r["reference"]:
+            gap = float(r["reference"]) - float(r["test_accuracy"])
+            met = "yes" if gap <= 0 else f"no ({gap:.1f} below)"
+        out.append(
+            f"| {r['rule']} | {r['arch']}/{r['trainset']} | {r['epochs']} | {r['examples_seen']} "
+            f"| {r['test_accuracy']} | {ref} | {met} | {r['stopped']} | {r['device']} |"
+        )
+    return "\n".join(out)
+
+
+def append_row(path: Path, row: dict) -> None:
+    """Append ``row`` to the CSV at ``path`` (header first if new; another header is refused)."""
+    if path.is_file() and path.stat().st_size:
+        with path.open(newline="") as fh:
+            header = next(csv.reader(fh), [])
+        if header != COLUMNS:
+            raise SystemExit(
+                f"{path}: its columns {header} are not this benchmark's {COLUMNS}; "
+                "write to a new file"
+            )
+        new = False
+    else:
+        new = True
+    with path.open("a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -196,11 +297,15 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--log-every", type=int, default=0, help="log progress every N batches")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--table", type=Path, default=None, help="print this CSV as a table and stop")
     return ap
 
 
 def main() -> None:
     args = parser().parse_args()
+    if args.table is not None:
+        print(results_table(args.table))
+        return
     torch.set_num_threads(args.threads)
     if args.log_every:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -209,6 +314,7 @@ def main() -> None:
     if args.budget == "full":
         config.update(yaml.safe_load((ROOT / "config" / "full.yaml").read_text()))
     args.refs = yaml.safe_load((ROOT / "benchmarks" / "references.yaml").read_text())
+    args.commit = commit()
     rules = args.rules or registry.available()
     unknown = sorted(set(rules) - set(registry.available()))
     if unknown:
@@ -222,12 +328,7 @@ def main() -> None:
                 row = run_one(rule_id, arch, trainset, data, config, args, device)
                 print(table_row(row), flush=True)
                 if args.csv is not None:
-                    new = not args.csv.is_file()
-                    with args.csv.open("a", newline="") as fh:
-                        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-                        if new:
-                            writer.writeheader()
-                        writer.writerow(row)
+                    append_row(args.csv, row)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from benchmarks.accuracy import _parse_set, parser
@@ -52,7 +53,7 @@ def test_parallel_runs_jobs_and_caps_their_time(tmp_path, mnist_small):
         {"rule": "bp", "arch": "mlp", "trainset": "mnist", "n_train": 2000, "epochs": 2,
          "arch_set": {"hidden": [64]}},
         {"rule": "bp", "arch": "mlp", "trainset": "mnist", "n_train": 2000, "epochs": 5,
-         "arch_set": {"hidden": [64]}, "set": {"lr": 0.002}, "minutes": 0.0001},
+         "arch_set": {"hidden": [64]}, "set": {"lr": 0.002}, "minutes": 1e-7},
     ]  # fmt: skip
     (tmp_path / "jobs.yaml").write_text(yaml.safe_dump(jobs))
     out = subprocess.run(
@@ -63,9 +64,14 @@ def test_parallel_runs_jobs_and_caps_their_time(tmp_path, mnist_small):
     assert out.returncode == 0, out.stderr
     rows = {r["overrides"]: r for r in csv.DictReader((tmp_path / "out" / "accuracy.csv").open())}
     full, capped = rows["hidden=[64]"], rows["lr=0.002 hidden=[64]"]
-    assert full["epochs"] == "2" and float(full["test_acc"]) > 70, full
-    assert capped["epochs"] == "1", "the wall-clock cap did not stop the run after one epoch"
-    assert full["reference"] == "98.6" and "| bp | mlp | mnist | 2 |" in out.stdout
+    assert full["epochs"] == "2" and float(full["test_accuracy"]) > 70, full
+    assert full["stopped"] == "budget" and full["examples_seen"] == "4000", full
+    # a cap shorter than one minibatch stops the first epoch after its first minibatch
+    assert capped["stopped"] == "time cap" and capped["examples_seen"] == capped["batch_size"]
+    assert float(capped["epochs"]) == round(int(capped["batch_size"]) / 2000, 3), capped
+    assert full["reference"] == "98.6" and full["reference_source"] == "dll"
+    assert full["seed"] == "0" and full["commit"] and full["date"] and full["device"], full
+    assert "| bp | mlp | mnist | 0 | 2 | 4000 |" in out.stdout
     assert (tmp_path / "out" / "logs" / "bp_mlp_mnist_hidden64.log").is_file()
 
 
@@ -80,3 +86,20 @@ def test_gpu_job_file_names_known_rules_and_keys():
         assert set(job) <= keys and job["rule"] in registry.available(), job
         assert job_command(job, args, 1.0)[:3] == [sys.executable, "-m", "benchmarks.accuracy"]
     assert len({job_name(j) for j in jobs}) == len(jobs), "two jobs would share one log"
+
+
+def test_results_table_says_which_rows_meet_their_reference(tmp_path):
+    from benchmarks.accuracy import COLUMNS, append_row, results_table
+
+    path = tmp_path / "fb.csv"
+    base = dict.fromkeys(COLUMNS, "")
+    append_row(path, {**base, "rule": "bp", "arch": "mlp", "trainset": "mnist", "epochs": 2,
+                      "test_accuracy": 97.1, "reference": 98.6, "reference_source": "dll"})  # fmt: skip
+    append_row(path, {**base, "rule": "ff", "arch": "cnn", "trainset": "cifar10",
+                      "test_accuracy": 51.0, "reference": "", "reference_source": ""})  # fmt: skip
+    table = results_table(path).splitlines()
+    assert "| bp | mlp/mnist | 2 |" in table[2] and "no (1.5 below)" in table[2]
+    assert "| ff | cnn/cifar10 |" in table[3] and "| — |" in table[3]
+    path.write_text("rule,epochs\nbp,1\n")  # another benchmark's columns: refused, naming the file
+    with pytest.raises(SystemExit, match="fb.csv"):
+        append_row(path, base)

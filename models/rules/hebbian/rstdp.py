@@ -64,7 +64,7 @@ class RSTDP(Rule):
         "Mozafari's anti-STDP, the exact opposite of STDP (active synapses depress, silent ones "
         "potentiate), which needs readout_scaling (each decision neuron's weight norm restored after "
         "it learns; without it one output neuron wins every trial). The pair is the CNN's setting: "
-        "on CIFAR-10's spike counts it beats 'depress', on MNIST's it does not (RESULTS.md). "
+        "on CIFAR-10's spike counts it beats 'depress', on MNIST's it does not (accuracy_log.md). "
         "On CIFAR-10 the CNN's hidden STDP does not beat its random init (homeostasis alone does as "
         "well), so its layers are close to random spiking features. "
         "Family 'implicit' for the STDP layers; the decision layer gets "
