@@ -168,11 +168,6 @@ _SOFTHEBB = (
     "budget (no anti-Hebbian term for non-winners, ReLU instead of the triangle activation: "
     "issue 24, item 3)"
 )
-_RFF_CNN = (
-    "0.904 (pff) / 0.905 (rff) vs 0.890 (ratio 0.87): with the 4 settling iterations that let the label reach conv1 "
-    "(1 iteration: only fc1 saw it, ratio 0.76 from fc1 alone) the convs barely move at lr 1e-4 "
-    "in 31 steps (1 - rho conv1-3: 0.000, 0.001, 0.006); lr 3e-4 is worse (0.98)"
-)
 HIDDEN_LEARNING_XFAIL: dict[tuple[str, str], str] = {
     ("hebbian", "mlp"): f"0.852 vs 0.834 (ratio 0.89); {_SOFTHEBB}",
     ("hebbian", "cnn"): f"0.867 vs 0.893 (ratio 1.24, worse than random); {_SOFTHEBB}",
@@ -201,8 +196,6 @@ HIDDEN_LEARNING_XFAIL: dict[tuple[str, str], str] = {
         "conv3 0.016, fc1 0.078); at 3e-4 they move more (conv3 0.081, fc1 0.229) but the "
         "unsupervised amortisation makes them less decodable (probe 0.874, accuracy 21.8 %)"
     ),
-    ("rff", "cnn"): _RFF_CNN,
-    ("pff", "cnn"): _RFF_CNN,
     ("dfa", "cnn"): (
         "0.909 vs 0.893 (ratio 0.850, at the margin): at the grid's CNN lr (5e-4, set for CIFAR-10 "
         "stability) DFA's convs move little in 94 steps (1 - rho conv1-3: 0.000, 0.014, 0.062)"
