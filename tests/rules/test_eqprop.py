@@ -138,3 +138,33 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def test_smooth_relu_state_keeps_the_hard_sigmoids_centre_and_slope():
+    """relu_state=sigmoid: bound * sigmoid(4u/bound - 2), strictly inside (0, bound), equal to the
+    hard sigmoid in value and slope (1) at u = bound/2; other activations are only clipped."""
+    relu, bound = torch.nn.ReLU(), 2.0
+    u = torch.linspace(-3, 5, 801, dtype=torch.float64)
+    smooth = ep.rho(relu, u, bound, smooth=True)
+    assert torch.all((smooth > 0) & (smooth < bound))
+    assert torch.equal(ep.rho(relu, u, bound), u.clamp(0, bound))
+    centre = torch.tensor(bound / 2, dtype=torch.float64, requires_grad=True)
+    value = ep.rho(relu, centre, bound, smooth=True)
+    assert float(value) == pytest.approx(bound / 2)
+    assert float(torch.autograd.grad(value, centre)[0]) == pytest.approx(1.0)
+    tanh = torch.nn.Tanh()
+    assert torch.equal(ep.rho(tanh, u, 1.0, smooth=True), ep.rho(tanh, u, 1.0))
+
+
+def test_relu_state_reaches_every_phase_and_is_checked():
+    torch.manual_seed(0)
+    net = arch_lib.mlp((1, 4, 4), 5, hidden=(12, 10), activation="relu")
+    x = torch.randn(6, 1, 4, 4)
+    states = {}
+    for kind in ("hard_sigmoid", "sigmoid"):
+        rule = registry.create("eqprop", net, t_free=3, relu_state=kind)
+        states[kind] = rule.free_phase(x)
+    assert all((s > 0).all() and (s < 1).all() for s in states["sigmoid"])
+    assert any((s == 0).any() for s in states["hard_sigmoid"])  # ReLU's flat part, clipped
+    with pytest.raises(ValueError, match="relu_state"):
+        registry.create("eqprop", net, relu_state="tanh")

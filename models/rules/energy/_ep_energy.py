@@ -25,8 +25,15 @@ from models.arch import Net
 States = list[torch.Tensor]
 
 
-def rho(act: torch.nn.Module, u: torch.Tensor, bound: float) -> torch.Tensor:
-    """The state nonlinearity: the block's activation, bounded to ``[-bound, bound]``."""
+def rho(act: torch.nn.Module, u: torch.Tensor, bound: float, smooth: bool = False) -> torch.Tensor:
+    """The state nonlinearity: the block's activation, bounded to ``[-bound, bound]``.
+
+    A ReLU block bounded this way is the hard sigmoid ``min(max(u, 0), bound)``; with ``smooth`` it
+    is ``bound * sigmoid(4 u / bound - 2)`` instead, the smooth curve with the same value and slope
+    (1) at the centre ``u = bound / 2``. Other activations are only clipped.
+    """
+    if smooth and isinstance(act, torch.nn.ReLU):
+        return bound * torch.sigmoid(4.0 * u / bound - 2.0)
     return act(u).clamp(-bound, bound)
 
 
@@ -35,11 +42,11 @@ def readout_input(s_last: torch.Tensor) -> torch.Tensor:
     return s_last.flatten(1)  # (n, c, h, w) or (n, d) -> (n, features)
 
 
-def feedforward_states(net: Net, x: torch.Tensor, bound: float) -> States:
+def feedforward_states(net: Net, x: torch.Tensor, bound: float, smooth: bool = False) -> States:
     """States of one bottom-up pass (the fixed point when all feedback is ignored)."""
     states, prev = [], x
     for block in net.blocks:
-        prev = rho(block.act, block.pool(block.op(block.prepare(prev))), bound)
+        prev = rho(block.act, block.pool(block.op(block.prepare(prev))), bound, smooth)
         states.append(prev)
     return states
 
@@ -68,12 +75,13 @@ def relax(
     nudge: Callable[[States], torch.Tensor] | None = None,
     out_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
     clamp_out: torch.Tensor | None = None,
+    smooth: bool = False,
 ) -> States:
     """``steps`` synchronous fixed-point updates of every state under ``Phi`` (+ ``nudge``).
 
     ``nudge(states)`` is an extra scalar added to ``Phi`` (e.g. ``-beta * loss``); with an output
     state, ``out_act`` is its nonlinearity and ``clamp_out`` (if given) holds it fixed.
-    Returns detached states.
+    ``smooth`` selects the state nonlinearity of ReLU blocks (:func:`rho`). Returns detached states.
     """
     x = x.detach()
     states = [s.detach() for s in states]
@@ -85,7 +93,10 @@ def relax(
             if nudge is not None:
                 phi = phi + nudge(free)
             drives = torch.autograd.grad(phi, free)
-        new = [rho(b.act, d / g, bound) for b, d, g in zip(net.blocks, drives, gains, strict=False)]
+        new = [
+            rho(b.act, d / g, bound, smooth)
+            for b, d, g in zip(net.blocks, drives, gains, strict=False)
+        ]
         if has_out:
             new.append(clamp_out if clamp_out is not None else out_act(drives[-1] / gains[-1]))
         states = [s.detach() for s in new]
