@@ -76,7 +76,7 @@ def device_name(device: str, threads: int) -> str:
     """The GPU's name, or the CPU and its thread count."""
     if device == "cuda":
         return torch.cuda.get_device_name()
-    return f"cpu {platform.machine()} ({threads} threads)"
+    return f"cpu {platform.machine()} ({threads} thread{'' if threads == 1 else 's'})"
 
 
 def _parse_set(items: list[str]) -> dict:
@@ -165,8 +165,9 @@ def run_one(
             flush=True,
         )
         done["test_accuracy"] = list(state["curves"]["test_accuracy"])
-        # stop when another epoch as long as the last one would pass the cap
-        if cap is not None and 2 * now - last[0] - start > cap:
+        # stop when another epoch (if the budget has one) as long as the last would pass the cap
+        more = state["epoch"] < int(budget["epochs"])
+        if cap is not None and more and 2 * now - last[0] - start > cap:
             raise _OutOfTime(done)
         last[0] = now
 
