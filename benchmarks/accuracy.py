@@ -56,10 +56,7 @@ def table_row(row: dict) -> str:
 
 
 class _OutOfTime(Exception):
-    """The wall-clock cap stopped training (``curves`` of the finished epochs, if any)."""
-
-    def __init__(self, curves: dict | None = None):
-        self.curves = curves
+    """The wall-clock cap stopped training."""
 
 
 def commit() -> str:
@@ -103,10 +100,6 @@ def _epochs(seen: int, n_train: int) -> int | float:
     return whole if part == 0 else round(seen / n_train, 3)
 
 
-def _test(d: dict) -> tuple:
-    return d["x_test"], d["y_test"]
-
-
 def run_one(
     rule_id: str,
     arch: str,
@@ -146,7 +139,7 @@ def run_one(
     ).to(device)
     start = time.perf_counter()
     cap = None if args.max_minutes is None else args.max_minutes * 60
-    last, seen, done = [start], [0], {"test_accuracy": []}
+    last, seen, accs = [start], [0], []  # test accuracy after each finished epoch
     step = rule.train_step
 
     def capped_step(x, y):  # the cap stops a (first) epoch that outruns it after this minibatch
@@ -164,16 +157,16 @@ def run_one(
             f"({now - start:.0f} s)",
             flush=True,
         )
-        done["test_accuracy"] = list(state["curves"]["test_accuracy"])
+        accs[:] = state["curves"]["test_accuracy"]
         # stop when another epoch (if the budget has one) as long as the last would pass the cap
         more = state["epoch"] < int(budget["epochs"])
         if cap is not None and more and 2 * now - last[0] - start > cap:
-            raise _OutOfTime(done)
+            raise _OutOfTime()
         last[0] = now
 
     stopped = "budget"
     try:
-        curves = train(
+        train(
             rule,
             d["x_train"],
             d["y_train"],
@@ -185,17 +178,14 @@ def run_one(
             log_every=args.log_every,
             on_epoch=on_epoch,
             lr_schedule=budget["lr_schedule"],
-        ).curves
-    except _OutOfTime as stop:
+        )
+    except _OutOfTime:
         stopped = "time cap"
-        curves = stop.curves
-        if curves is None:  # mid-epoch: the finished epochs, then the network as it is now
-            rule.eval()
-            curves = {"test_accuracy": [*done["test_accuracy"], accuracy(rule, *_test(d))]}
     finally:
         del rule.train_step
     n_train = len(d["y_train"])
-    accs = curves["test_accuracy"] or [accuracy(rule.eval(), *_test(d))]
+    if not accs or seen[0] != len(accs) * n_train:  # untrained, or stopped inside an epoch
+        accs.append(accuracy(rule.eval(), d["x_test"], d["y_test"]))
     ref, src = args.refs.get(rule_id, {}).get(f"{arch}/{trainset}") or ["", ""]
     return {
         "rule": rule_id,

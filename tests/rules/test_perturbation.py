@@ -84,18 +84,23 @@ def test_conv_every_zero_leaves_conv_layers_unprobed(rule_id):
         assert changed == (not n.startswith("blocks.") or n.startswith("blocks.3.")), n
 
 
-@pytest.mark.parametrize("antithetic", [True, False])
-def test_per_layer_draws_set_each_layers_trials(rule_id, antithetic, monkeypatch):
-    """n_samples as a list gives layer l exactly n_samples[l] perturbed trials per example."""
+def _record_probes(rule_id: str, monkeypatch) -> list[tuple]:
+    """Spy on the rule's loss probes: (layer, rows, labels, base rows or None) per probe call."""
     module = importlib.import_module(registry.get(rule_id).__module__)
-    calls = []
-    real = module.probe
+    calls, real = [], module.probe
 
     def spy(net, layer, a, delta, y, antithetic, base):
         calls.append((layer, len(a), len(y), None if base is None else len(base)))
         return real(net, layer, a, delta, y, antithetic, base)
 
     monkeypatch.setattr(module, "probe", spy)
+    return calls
+
+
+@pytest.mark.parametrize("antithetic", [True, False])
+def test_per_layer_draws_set_each_layers_trials(rule_id, antithetic, monkeypatch):
+    """n_samples as a list gives layer l exactly n_samples[l] perturbed trials per example."""
+    calls = _record_probes(rule_id, monkeypatch)
     draws, n = [2, 3, 5], 4
     rule = build_rule(
         rule_id,
@@ -118,20 +123,14 @@ def test_cnn_config_probes_every_conv_layer(rule_id, budget, monkeypatch):
     """The configured CNN (grid and full budgets) perturbs every layer each step, conv layers with
     their own draw count; one step moves every conv weight (setting conv_every 0 fails this)."""
     hparams = resolve_hparams(load_rule_config(rule_id), "cnn", "cifar10", budget)
-    module = importlib.import_module(registry.get(rule_id).__module__)
-    trials, real = {}, module.probe
-
-    def spy(net, layer, a, delta, y, antithetic, base):
-        trials[layer] = len(y)
-        return real(net, layer, a, delta, y, antithetic, base)
-
-    monkeypatch.setattr(module, "probe", spy)
+    calls = _record_probes(rule_id, monkeypatch)
     rule = build_rule(rule_id, "cnn", (3, 16, 16), 10, arch_params={"channels": (4, 4, 4), "hidden": 8},
                       hparams=hparams, seed=0)  # fmt: skip
     n = 4
     before = [op.weight.detach().clone() for op in ops(rule.net)]
     rule.train_step(*_batch(n, shape=(3, 16, 16)))
     convs = [i for i, op in enumerate(ops(rule.net)) if isinstance(op, torch.nn.Conv2d)]
+    trials = {layer: labels for layer, _, labels, _ in calls}
     assert convs == [0, 1, 2] and sorted(trials) == [0, 1, 2, 3, 4]
     for layer in convs:
         assert trials[layer] == hparams["conv_samples"] * n, f"conv layer {layer}: {trials[layer]}"
