@@ -250,6 +250,7 @@ def dual_bootstrap(
     ceiling: bool = True,
     schemes: tuple[str, ...] = SCHEMES,
     pairs: bool = True,
+    ceilings: np.ndarray | None = None,
 ) -> DualBootstrap:
     """Bootstrap model RDMs (m, n, n) against subject RDMs (s, n, n) in all three schemes, and
     score them on ``n_boot`` half splits of the stimuli (the ``pairs`` row, whenever stimuli are
@@ -258,7 +259,8 @@ def dual_bootstrap(
     ``squared`` squares per-subject correlations (Algonauts R^2); ``ceiling=False`` skips the
     per-sample noise ceilings. ``schemes`` limits the work (the others stay NaN), as does
     ``pairs=False`` (no half splits: stimulus variances stay uncorrected); the resample indices
-    do not depend on either.
+    do not depend on either. ``ceilings``: the samples' noise ceilings computed before for these
+    data RDMs and settings (:func:`bootstrap_ceilings`), used instead of recomputing them.
     """
     check_comparator(comparator)
     model_rdms, data_rdms = np.asarray(model_rdms, float), np.asarray(data_rdms, float)
@@ -275,6 +277,13 @@ def dual_bootstrap(
     m = len(model_rdms)
     per = np.full((len(ROWS), n_boot, m, n_subj), np.nan)
     nc = np.full((len(ROWS), n_boot, 2), np.nan)
+    if ceilings is not None:
+        if np.shape(ceilings) != nc.shape:
+            raise ValueError(
+                f"precomputed noise ceilings have shape {np.shape(ceilings)}, need {nc.shape} "
+                f"({len(ROWS)} rows, n_boot={n_boot}, lower/upper)"
+            )
+        nc[:] = ceilings
     mv_full, dv_full = upper_tri(model_rdms), upper_tri(data_rdms)
     full = compare(mv_full, dv_full, comparator)
     if squared:
@@ -282,7 +291,7 @@ def dual_bootstrap(
     want = [s in schemes for s in SCHEMES]
     want.append(pairs and (want[0] or want[2]))  # half splits: wherever stimuli are resampled
     halves = half_splits(n_stim, n_boot, seed)
-    do_ceiling = ceiling and n_subj > 1
+    do_ceiling = ceiling and n_subj > 1 and ceilings is None
     scorer = StimulusResampler(model_rdms, data_rdms, comparator)
     ones = np.ones(n_subj)
 
@@ -359,6 +368,30 @@ def dual_bootstrap(
             if want[1]:
                 nc[1, b] = slow_nc(dv_full[s], s, None)
     return DualBootstrap(per, nc, subj, stim, full)
+
+
+def bootstrap_ceilings(
+    data_rdms: np.ndarray,
+    comparator: str = "spearman",
+    n_boot: int = 1000,
+    seed: int = 0,
+    *,
+    squared: bool = False,
+    pooling: str = "rsatoolbox",
+    schemes: tuple[str, ...] = SCHEMES,
+    pairs: bool = True,
+) -> np.ndarray:
+    """The noise ceilings (len(ROWS), n_boot, 2) that :func:`dual_bootstrap` computes with these
+    arguments, for no models: they depend on the data RDMs and resamples only, so one computation
+    serves every model scored against the same recording (``dual_bootstrap(..., ceilings=)``)."""
+    data_rdms = np.asarray(data_rdms, float)
+    if data_rdms.ndim != 3:
+        raise ValueError(f"need data RDMs (s, n, n), got shape {data_rdms.shape}")
+    no_models = np.empty((0, *data_rdms.shape[1:]))
+    return dual_bootstrap(
+        no_models, data_rdms, comparator, n_boot, seed, squared=squared, pooling=pooling,
+        schemes=schemes, pairs=pairs,
+    ).noise_ceiling  # fmt: skip
 
 
 def _kept_pairs(scorer: StimulusResampler, idx: np.ndarray) -> np.ndarray:

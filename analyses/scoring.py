@@ -19,9 +19,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from analyses.bootstrap import SCHEMES, DualBootstrap, StimulusResampler, dual_bootstrap
+from analyses.bootstrap import (
+    SCHEMES,
+    DualBootstrap,
+    StimulusResampler,
+    bootstrap_ceilings,
+    dual_bootstrap,
+)
 from analyses.inference import first_best, loso_best_layer, split_half_on_resamples
-from analyses.intervals import scheme_variance, t_interval
+from analyses.intervals import ROWS, scheme_variance, t_interval
 from analyses.permutation import p_value, permutations, permuted_scores
 from analyses.rdm import upper_tri
 from analyses.reweighted import reweighted_cv
@@ -181,6 +187,7 @@ def score_groups(
     alpha: float = 0.05,
     resamples: list[dict] | None = None,
     ceiling: bool = True,
+    ceilings: np.ndarray | None = None,
 ) -> list[tuple[list[dict], list[dict]]]:
     """:func:`score_roi` for several networks at once: ``groups`` holds each network's rows of
     ``model_rdms`` (its layers, in order); returns (rows, subject rows) per group, each exactly what
@@ -188,7 +195,9 @@ def score_groups(
     bootstrap of the brain side run once for all groups (the same resample indices for all), as do the
     split halves of single-RDM recordings (one comparator call per half for every group's layers,
     each group choosing its own layer), so scoring many networks costs little more than scoring one.
-    Only the rows some group holds are scored. ``resamples``: one dict per group.
+    Only the rows some group holds are scored. ``resamples``: one dict per group. ``ceilings``:
+    the bootstrap samples' noise ceilings from :func:`ceiling_samples` for the same brain RDMs and
+    settings (they do not depend on the models, so a recording's are computed once).
     """
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown; choose one of {sorted(METHODS)}")
@@ -218,11 +227,10 @@ def score_groups(
         "n_stimuli": n_stim,
         "n_perm": n_perm,
     }
-    scheme = ci if n_subj >= 2 else "stimuli"
+    scheme, wanted = _schemes(ci, n_subj)
     ci_method = {"subjects": "bootstrap_subjects", "stimuli": "bootstrap_stimuli"}.get(
         scheme, "bootstrap_dual"
     )
-    wanted = SCHEMES if scheme == "both" else (scheme,)
     db_all = dual_bootstrap(
         model_rdms,
         brain_rdms,
@@ -233,6 +241,7 @@ def score_groups(
         pooling=pooling,
         ceiling=ceiling and n_subj >= 2,
         schemes=wanted,
+        ceilings=ceilings if ceiling and n_subj >= 2 else None,
     )
     if resamples is not None and len(resamples) != len(groups):
         raise ValueError(f"{len(resamples)} resample dicts for {len(groups)} groups")
@@ -282,6 +291,32 @@ def score_groups(
             )
         )
     return out
+
+
+def _schemes(ci: str, n_subjects: int) -> tuple[str, tuple[str, ...]]:
+    """(interval scheme, bootstrap schemes to draw): single-RDM recordings resample stimuli only."""
+    scheme = ci if n_subjects >= 2 else "stimuli"
+    return scheme, SCHEMES if scheme == "both" else (scheme,)
+
+
+def ceiling_samples(
+    brain_rdms: np.ndarray, *, method: str, n_boot: int = 1000, seed: int = 0, ci: str = "subjects"
+) -> np.ndarray:
+    """The noise ceilings (rows, n_boot, 2) of the bootstrap samples :func:`score_groups` draws
+    for ``brain_rdms`` with these settings, for its ``ceilings`` argument (all NaN for a single
+    RDM, which has no ceiling)."""
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is unknown; choose one of {sorted(METHODS)}")
+    if ci not in CI_SCHEMES:
+        raise ValueError(f"ci={ci!r} is unknown; choose one of {CI_SCHEMES}")
+    comparator, squared, pooling = METHODS[method]
+    n_subj = len(brain_rdms)
+    if n_subj < 2:
+        return np.full((len(ROWS), n_boot, 2), np.nan)
+    return bootstrap_ceilings(
+        brain_rdms, comparator, n_boot, seed, squared=squared, pooling=pooling,
+        schemes=_schemes(ci, n_subj)[1],
+    )  # fmt: skip
 
 
 def _group_rows(

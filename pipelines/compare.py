@@ -24,6 +24,7 @@ from analyses.ranking import many_resample_arrays
 from analyses.scoring import score_groups
 from analyses.trajectory import trajectory_rows
 from pipelines._io import run_main, setup_logging, write_csv, write_npz
+from pipelines.ceilings import load_ceilings
 
 log = logging.getLogger("bioalign.compare")
 RUN = ["rule", "arch", "trainset", "seed"]
@@ -34,9 +35,13 @@ def _load_table(path: str) -> ModelTable:
         return ModelTable.from_arrays(npz, source=path)
 
 
-def score_model(table: ModelTable, brain, p: dict) -> tuple[pd.DataFrame, ...]:
+def score_model(
+    table: ModelTable, brain, p: dict, ceilings: dict | None = None
+) -> tuple[pd.DataFrame, ...]:
     """(scores, subjects, trajectory) tables of every network in ``table`` against ``brain``, and
-    the resamples of every ranked state: [(run keys with ``match``, {(roi, method): samples})]."""
+    the resamples of every ranked state: [(run keys with ``match``, {(roi, method): samples})].
+    ``ceilings``: the recording's bootstrap noise ceilings per (roi, method), from
+    ``pipelines.ceilings`` (computed here when absent; the numbers are the same)."""
     stim = np.asarray(brain["stimuli"])
     if table.n_stimuli <= stim.max(initial=-1):
         raise ValueError(
@@ -103,6 +108,7 @@ def score_model(table: ModelTable, brain, p: dict) -> tuple[pd.DataFrame, ...]:
                 [groups[i] for i in ranked],
                 method=method,
                 resamples=samples,
+                ceilings=(ceilings or {}).get((roi, method)),
                 **full,
             )
             for i, (r, sub), res in zip(ranked, results, samples, strict=True):
@@ -140,13 +146,18 @@ def main() -> None:
     ap.add_argument("--subjects-out", required=True)
     ap.add_argument("--trajectory-out", required=True)
     ap.add_argument("--resamples-out", help="npz: best_cv bootstrap samples of every ranked state")
+    ap.add_argument(
+        "--ceilings", help="the recording's bootstrap noise ceilings (pipelines.ceilings)"
+    )
     ap.add_argument("--log")
     args = ap.parse_args()
     setup_logging(args.log)
     p = json.loads(args.params)
     table = _load_table(args.table)
-    with np.load(args.brain) as brain:
-        scores, subjects, trajectory, resamples = score_model(table, dict(brain), p)
+    with np.load(args.brain) as f:
+        brain = dict(f)
+    ceilings = load_ceilings(args.ceilings, brain, p) if args.ceilings else None
+    scores, subjects, trajectory, resamples = score_model(table, brain, p, ceilings)
     write_csv(args.out, scores)
     write_csv(args.subjects_out, subjects)
     write_csv(args.trajectory_out, trajectory)

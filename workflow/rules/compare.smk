@@ -1,11 +1,31 @@
-# Comparison with the brain (one job per model and recording: every network, every snapshot) and
+# Comparison with the brain (one job per model and recording: every network, every snapshot; the
+# recording's bootstrap noise ceilings once, for all of them) and
 # aggregation into scores, trajectories and rankings at matched examples and matched accuracy.
+
+
+rule ceilings:
+    input:
+        brain=rules.brain_rdms.output.rdms,
+    output:
+        ceilings="results/ceilings/{recording}.npz",
+    log:
+        "logs/ceilings/{recording}.log",
+    params:
+        spec=json.dumps({"methods": config["rsa"]["methods"], "n_boot": config["rsa"]["n_boot"],
+                         "boot_seed": config["rsa"]["seed"], "ci": config["rsa"].get("ci", "subjects")},
+                        sort_keys=True),
+    message:
+        "Bootstrap noise ceilings of {wildcards.recording} (shared by every model's comparison)"
+    shell:
+        "{PY} -m pipelines.ceilings --brain {input.brain} --params {params.spec:q}"
+        " --out {output.ceilings} --log {log}"
 
 
 rule compare:
     input:
         table=get_model_table,
         brain=rules.brain_rdms.output.rdms,
+        ceilings=rules.ceilings.output.ceilings,
     output:
         scores="results/scores/{model}/{recording}.csv",
         subjects="results/scores/{model}/{recording}_subjects.csv",
@@ -20,7 +40,8 @@ rule compare:
     shell:
         "{PY} -m pipelines.compare --table {input.table} --brain {input.brain}"
         " --params {params.spec:q} --out {output.scores} --subjects-out {output.subjects}"
-        " --trajectory-out {output.trajectory} --resamples-out {output.resamples} --log {log}"
+        " --trajectory-out {output.trajectory} --resamples-out {output.resamples}"
+        " --ceilings {input.ceilings} --log {log}"
 
 
 rule aggregate:
