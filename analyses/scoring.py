@@ -10,7 +10,9 @@ bootstrap redoes the layer choice in every sample (all copies of a held-out subj
 single-RDM recordings: split halves of the resampled stimuli); ``score_nc`` intervals divide every
 sample by that sample's noise ceiling. ``p_perm`` is a stimulus-label permutation test against zero
 (one-sided; for ``r2_spearman`` on squared r, so either sign counts) of the statistic reported: the
-LOSO best-layer score, or the split-half score for single-RDM recordings.
+LOSO best-layer score (the models' stimulus labels permuted), or the split-half score for
+single-RDM recordings (the brain RDM's labels permuted, the same null, so that each half's model
+side is computed once for all permutations).
 Permutations are vectorised for Spearman and Pearson and loop for tau-a and whitened (slow: lower
 ``n_perm`` there).
 """
@@ -99,8 +101,9 @@ def _split_half_groups(
     best, chosen = split_half_on_resamples(fn, ident, n_splits, seed, groups)
     samples = split_half_on_resamples(fn, stim_idx, n_splits, seed, groups)[0]
     null = np.full((len(groups), n_perm), np.nan)
+    models = _ModelSide(model_rdms, comparator)  # the same halves in every permutation
     for i, p in enumerate(permutations(brain_rdms.shape[1], n_perm, seed)):
-        fn = _single_scorer(model_rdms[:, p][:, :, p], brain_rdms, comparator, squared)
+        fn = models.scorer(brain_rdms[:, p][:, :, p], squared)
         null[:, i] = split_half_on_resamples(fn, ident, n_splits, seed, groups)[0][:, 0]
     return [(best[g, 0], chosen[g, 0], samples[g], null[g]) for g in range(len(groups))]
 
@@ -113,6 +116,36 @@ def _single_scorer(model_rdms, brain_rdms, comparator, squared):
         return r**2 if squared else r
 
     return fn
+
+
+class _ModelSide:
+    """Models scored against many stimulus permutations of one brain RDM: each resample's model
+    side (weighted ranks, unit vectors) is computed once and reused by every permutation, so a
+    split-half null costs one brain row per half and permutation (the models' labels stay fixed;
+    relabelling the brain's stimuli is the same null, row by row)."""
+
+    def __init__(self, model_rdms: np.ndarray, comparator: str):
+        self.model_rdms, self.comparator = model_rdms, comparator
+        self.resampler = StimulusResampler(model_rdms, model_rdms[:0], comparator)
+        self.cache: dict[bytes, np.ndarray] = {}
+
+    def _units(self, idx: np.ndarray) -> np.ndarray:
+        key = idx.tobytes()
+        if key not in self.cache:
+            self.cache[key] = self.resampler.units(idx)[0]
+        return self.cache[key]
+
+    def scorer(self, brain_rdm: np.ndarray, squared: bool):
+        """Score function (as ``_single_scorer``'s) of the models against ``brain_rdm`` (1, n, n)."""
+        if not self.resampler.fast:
+            return _single_scorer(self.model_rdms, brain_rdm, self.comparator, squared)
+        data = StimulusResampler(brain_rdm[:0], brain_rdm, self.comparator)
+
+        def fn(idx: np.ndarray) -> np.ndarray:
+            r = self._units(idx) @ data.units(idx)[0][0]
+            return r**2 if squared else r
+
+        return fn
 
 
 def _interval(estimate, samples, scheme, n_subj, n_stim, alpha):

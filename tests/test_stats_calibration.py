@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from analyses.ranking import RUN_KEYS, rank_rules
 from analyses.rdm import correlation_rdm
@@ -90,9 +91,12 @@ def test_intervals_cover_at_four_subjects():
     assert t.loc["percentile_subjects", "coverage_layer"] < 0.9  # the check can fail
 
 
-def test_permutation_test_keeps_its_level_on_null_recordings():
+@pytest.mark.parametrize(("n_subj", "n"), [(6, 12), (1, 16)])
+def test_permutation_test_keeps_its_level_on_null_recordings(n_subj, n):
+    """Many subjects: LOSO best layer, model labels permuted. One RDM: split-half best layer, the
+    brain's labels permuted (the models' side of each half computed once for every permutation)."""
     rng = np.random.default_rng(1)
-    n_sims, n, n_subj = 150, 12, 6
+    n_sims = 150
     rows = []
     for sim in range(n_sims):
         brain = _rdms(rng, n_subj, n)  # subjects share no structure with any model
