@@ -169,7 +169,11 @@ _SOFTHEBB = (
     "issue 24, item 3)"
 )
 HIDDEN_LEARNING_XFAIL: dict[tuple[str, str], str] = {
-    ("hebbian", "mlp"): f"0.852 vs 0.834 (ratio 0.89); {_SOFTHEBB}",
+    ("hebbian", "mlp"): (
+        f"0.852 vs 0.834 (ratio 0.89); {_SOFTHEBB}. Seeds 0-2 give ratios 0.90 / 0.91 / 0.92; with "
+        "the anti-Hebbian losers and a harder soft-WTA (temperature 0.1) 0.82 / 0.92 / 0.78 (0.03: "
+        "0.80 / 0.91 / 0.79): better on average, seed-dependent, and no help on the CNN (1.23)"
+    ),
     ("hebbian", "cnn"): f"0.867 vs 0.893 (ratio 1.24, worse than random); {_SOFTHEBB}",
     ("hebb3f", "mlp"): f"hidden blocks are hebbian's (same SoftHebb, same hparams); {_SOFTHEBB}",
     ("hebb3f", "cnn"): f"hidden blocks are hebbian's (same SoftHebb, same hparams); {_SOFTHEBB}",
