@@ -49,16 +49,22 @@ def equilibrium_gradient(rule, x: torch.Tensor, y: torch.Tensor, steps: int) -> 
 
 
 def alignment(
-    relu_state: str, checkpoints: list[int], n_batches: int, ref_steps: int
+    relu_state: str,
+    checkpoints: list[int],
+    n_batches: int,
+    ref_steps: int,
+    overrides: dict | None = None,
 ) -> list[dict]:
-    """Rows (checkpoint, layer, mean / min cosine over the batches) for one state function."""
+    """Rows (checkpoint, layer, mean / min cosine over the batches) for one state function
+    (``overrides``: hyper-parameters set on top of the grid's CNN setting)."""
     if not 1 <= n_batches <= (5000 - N_TRAIN) // BATCH:
         raise SystemExit(
             f"--batches {n_batches}: 1 to {(5000 - N_TRAIN) // BATCH} held-out batches"
         )
     data = as_tensors(load_trainset("cifar10"), "cifar10", n_train=5000, n_test=100, seed=0)
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    hp = {**resolve_hparams(load_rule_config("eqprop"), "cnn", "cifar10"), "relu_state": relu_state}
+    hp = {**resolve_hparams(load_rule_config("eqprop"), "cnn", "cifar10"), **(overrides or {}),
+          "relu_state": relu_state}  # fmt: skip
     rule = build_rule("eqprop", "cnn", (3, 32, 32), 10, arch_params=config["arch_params"]["cnn"],
                       hparams=hp, seed=0)  # fmt: skip
     params = [n for n, _ in rule.net.named_parameters()]
@@ -103,12 +109,17 @@ def main() -> None:
     ap.add_argument("--reference-steps", type=int, default=300)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--csv", type=Path, default=OUT)
+    ap.add_argument(
+        "--set", nargs="*", default=[], help="hyper-parameter overrides key=value (e.g. beta=0.5)"
+    )
     args = ap.parse_args()
+    overrides = {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     torch.set_num_threads(args.threads)
     stamp = {"device": device_name("cpu", args.threads), "date": datetime.now(UTC).strftime("%Y-%m-%d"),
              "commit": commit()}  # fmt: skip
     rows = [{**r, **stamp} for st in args.relu_state
-            for r in alignment(st, sorted(args.steps), args.batches, args.reference_steps)]  # fmt: skip
+            for r in alignment(st, sorted(args.steps), args.batches, args.reference_steps,
+                               overrides)]  # fmt: skip
     new = not args.csv.is_file()
     with args.csv.open("a", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))

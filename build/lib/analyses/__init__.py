@@ -1,0 +1,1 @@
+"""Pure analysis functions: RDMs, RSA comparators, noise ceilings, inference, layer selection, rankings."""

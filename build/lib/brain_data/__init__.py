@@ -1,0 +1,1 @@
+"""Public data with integrity: downloads (mirror first), training sets, stimulus sets, recordings."""

@@ -1,0 +1,1 @@
+"""Networks and learning rules: the shared architectures, the Rule interface, the registry."""

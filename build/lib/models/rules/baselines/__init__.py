@@ -1,0 +1,1 @@
+"""Baselines and controls: end-to-end backprop and the untrained network."""

@@ -1,0 +1,1 @@
+"""Discrepancy reduction: target propagation, local representation alignment, predictive and neural generative coding."""

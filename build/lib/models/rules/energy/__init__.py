@@ -1,0 +1,1 @@
+"""Energy-based learning: equilibrium propagation, contrastive Hebbian learning, recirculation."""

@@ -1,0 +1,1 @@
+"""Explicit global credit through fixed feedback: feedback alignment, direct FA, sign symmetry."""

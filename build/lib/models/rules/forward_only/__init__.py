@@ -1,0 +1,1 @@
+"""Forward-only learning: forward-forward, recurrent and predictive FF, signal propagation."""

@@ -1,0 +1,1 @@
+"""Hebbian plasticity: two-factor (SoftHebb), three-factor (reward-modulated) and spiking (R-)STDP."""

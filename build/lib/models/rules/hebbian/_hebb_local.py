@@ -1,0 +1,72 @@
+"""Local synaptic building blocks shared by the ``hebbian``, ``hebb3f`` and ``rstdp`` rules.
+
+Everything here works on one block and on tensors that are detached from every other layer:
+``outer`` is the Hebbian correlation sum_n post_n (x) pre_n for a dense or convolutional op (for a
+conv, summed over positions, i.e. the weight-shaped correlation of each output map with its input
+patches), and ``soft_hebb_step`` is the SoftHebb plasticity of Journe et al. (2023, ICLR) /
+Moraitis et al. (2022): a soft winner-take-all (softmax over the neurons, per position for convs)
+gates an Oja-like update dw_k = eta_k * y_k * (x - u_k w_k).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def outer(op: nn.Module, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
+    """sum over examples (and positions) of post (x) pre, shaped like ``op.weight``.
+
+    ``pre`` is what ``op`` reads (n, in) or (n, c, h, w); ``post`` is shaped like ``op(pre)``.
+    """
+    if isinstance(op, nn.Linear):
+        return post.t() @ pre  # (out, n) @ (n, in) -> (out, in)
+    if isinstance(op, nn.Conv2d):
+        return torch.nn.grad.conv2d_weight(
+            pre,
+            op.weight.shape,
+            post,
+            stride=op.stride,
+            padding=op.padding,
+            dilation=op.dilation,
+            groups=op.groups,
+        )
+    raise TypeError(f"local plasticity supports nn.Linear and nn.Conv2d, not {type(op).__name__}")
+
+
+def per_neuron(w: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """Scale each output neuron's weights (row / filter) by ``c`` (out,)."""
+    return w * c.view(-1, *([1] * (w.dim() - 1)))  # (out,) -> (out, 1[, 1, 1])
+
+
+@torch.no_grad()
+def soft_hebb_step(
+    op: nn.Module, x: torch.Tensor, *, lr: float, temperature: float, anti_hebbian: bool = False
+) -> dict[str, float]:
+    """Apply one SoftHebb update to ``op.weight`` from its own (detached) input ``x``.
+
+    u = op(x) (bias included), y = softmax(z / temperature) over the neurons (channels at each
+    position), z = u standardised over the neurons (so the temperature does not depend on the
+    input's scale), dW_k = sum_n y_k (x_n - u_k w_k); the update is divided by its largest magnitude
+    and scaled per neuron by eta_k = lr * sqrt(|1 - ||w_k|| |), which drives every weight vector
+    to unit norm (Journe et al. 2023). With ``anti_hebbian`` every neuron but the winner (the
+    largest u, per example and position) takes the opposite sign, y_k -> -y_k: SoftHebb's soft
+    anti-Hebbian plasticity for the losers. Biases are not plastic. Uses only x, u, y and W.
+    """
+    w = op.weight
+    u = op(x)  # (n, out) or (n, out, h, w)
+    z = (u - u.mean(1, keepdim=True)) / (u.std(1, keepdim=True) + 1e-6)  # over neurons: scale-free
+    y = torch.softmax(z / temperature, dim=1)  # (n, out[, h, w]): soft WTA over neurons / channels
+    if anti_hebbian:
+        win = u.argmax(1, keepdim=True)  # (n, 1[, h, w]): the winner per example / position
+        loser = torch.ones_like(y, dtype=torch.bool).scatter_(1, win, False)
+        y = torch.where(loser, -y, y)
+    hebb = outer(op, x, y)  # (out, ...) like w
+    dims = [0] + list(range(2, u.dim()))
+    yu = (y * u).sum(dim=dims)  # (out,)
+    delta = hebb - per_neuron(w, yu)
+    delta = delta / (delta.abs().amax() + 1e-30)
+    radius = w.flatten(1).norm(dim=1)  # (out,)
+    eta = lr * (radius - 1.0).abs().clamp_min(1e-10).sqrt()
+    w.add_(per_neuron(delta, eta))
+    return {"winner_share": float(y.abs().amax(dim=1).mean())}

@@ -1,0 +1,112 @@
+"""Two-factor Hebbian learning without feedback (SoftHebb).
+
+Updated: the weights of every hidden block (dense or conv), layer by layer, from that block's own
+detached input (pre-synaptic activity) and its own soft winner-take-all output (post-synaptic
+activity): dW_k = eta_k * y_k * (x - u_k w_k), y = softmax(u / T) over the neurons (per position for
+convs), an Oja-like plastic rule that keeps every weight vector near unit norm (with
+``anti_hebbian``, every neuron but the winner takes -y_k: SoftHebb's soft anti-Hebbian update). No
+label, error or gradient ever reaches a hidden block. Only the linear readout sees labels: it is trained by its own
+cross-entropy (delta rule, Adam) on the detached last-block features.
+Reference: Journe, Rodriguez, Guo & Moraitis (2023) "Hebbian deep learning without feedback",
+ICLR; Moraitis et al. (2022) "SoftHebb", Neuromorph. Comput. Eng. 2:044017.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from models.registry import register
+from models.rules.base import Rule, RuleCard
+from models.rules.hebbian._hebb_local import soft_hebb_step
+from models.rules.hebbian._standardised_readout import StandardisedReadout
+
+
+@register
+class Hebbian(StandardisedReadout, Rule):
+    card = RuleCard(
+        family="implicit",
+        addresses=(
+            "weight transport",
+            "global feedback pathway",
+            "non-local updates",
+            "two-phase training",
+            "derivative transport",
+            "signed error transmission",
+            "labels at every layer",
+        ),
+        reference="Journe, Rodriguez, Guo & Moraitis (2023) Hebbian deep learning without feedback, ICLR",
+        notes="SoftHebb: softmax soft-WTA over neurons (over channels at each position in convs) with an "
+        "Oja-like decay and radius-adaptive rate; hidden weights only (biases stay at their init). "
+        "Hidden blocks are unsupervised and layer-local; the forward pass uses the network's own "
+        "activation (ReLU by default, SoftHebb's triangle activation is not used) and pooling. "
+        "Departures from Journe et al. (2023): no normalisation of each layer's input (their "
+        "non-affine batch norm; the shared net has none, the z-scoring of u over neurons inside "
+        "the soft-WTA only sets its temperature scale); the losers' soft anti-Hebbian update "
+        "(y_k -> -y_k for every neuron but the winner) is the option anti_hebbian, off by "
+        "default: on the smoke budget (3000 MNIST images, 1 epoch) it reached 77.9 % vs 80.3 % "
+        "(MLP) and 71.4 % vs 72.1 % (CNN) without it. "
+        "The readout alone learns from labels (cross-entropy, Adam, detached features standardised by "
+        "label-free running mean/variance buffers; predict/layers['out'] use the same scaling).",
+    )
+
+    def __init__(
+        self,
+        net,
+        *,
+        lr: float = 0.3,
+        temperature: float = 0.3,
+        readout_lr: float = 3e-3,
+        lr_decay: float = 1.0,
+        anti_hebbian: bool = False,
+    ):
+        super().__init__(net)
+        self._check_positive(lr=lr, temperature=temperature, readout_lr=readout_lr)
+        self._check(
+            "lr_decay",
+            lr_decay,
+            isinstance(lr_decay, int | float) and 0 < lr_decay <= 1,
+            "in (0, 1]",
+        )
+        self.lr, self.temperature, self.readout_lr, self.lr_decay = (
+            lr,
+            temperature,
+            readout_lr,
+            lr_decay,
+        )
+        self._check("anti_hebbian", anti_hebbian, isinstance(anti_hebbian, bool), "a bool")
+        self.anti_hebbian = anti_hebbian
+        self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
+        self.init_feature_stats(net.readout.in_features)
+        self.optimizer = torch.optim.Adam(net.readout.parameters(), lr=readout_lr)
+
+    def hebbian_step(self, x: torch.Tensor) -> dict[str, float]:
+        """Unsupervised pass: each block learns from its own detached input; returns features."""
+        lr = self.lr * self.lr_decay ** int(self.epochs_done)
+        stats: dict[str, float] = {}
+        with torch.no_grad():
+            for block in self.net.blocks:
+                pre = block.prepare(x).detach()
+                stats[f"{block.name}_winner"] = soft_hebb_step(
+                    block.op,
+                    pre,
+                    lr=lr,
+                    temperature=self.temperature,
+                    anti_hebbian=self.anti_hebbian,
+                )["winner_share"]
+                x = block(pre)
+        self._features = x.flatten(1)  # (n, features) after the last block
+        return stats
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        stats = self.hebbian_step(x)
+        feats = self._features.detach()
+        self.track_features(feats)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(self.net.readout(self.standardise(feats)), y)
+        loss.backward()  # reaches the readout only: the features are detached
+        self.optimizer.step()
+        return {"loss": float(loss.detach()), **stats}
+
+    def end_epoch(self, epoch: int) -> None:
+        self.epochs_done += 1

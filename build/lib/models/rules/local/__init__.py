@@ -1,0 +1,1 @@
+"""Local, non-synergistic credit: synthetic gradients, local losses, fixed local classifiers, HSIC."""

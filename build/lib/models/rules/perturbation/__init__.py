@@ -1,0 +1,1 @@
+"""Explicit global credit by perturbation: weight and node perturbation."""

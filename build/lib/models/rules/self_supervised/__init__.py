@@ -1,0 +1,1 @@
+"""Self-supervised objectives: greedy InfoMax, blockwise SSL and end-to-end SimCLR (their control)."""

@@ -1,0 +1,51 @@
+"""Provenance of a run: code commit, configuration, data files and their hashes, software versions."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import subprocess
+from pathlib import Path
+
+PACKAGES = (
+    "torch", "numpy", "scipy", "scikit-learn", "pandas", "rsatoolbox", "mne", "nilearn",
+    "snakemake", "dvc", "matplotlib",
+)  # fmt: skip
+
+
+def git_commit(repo: Path) -> str:
+    """``<sha>`` of HEAD (``+dirty`` when tracked files changed), or ``"unknown"`` outside git."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo, capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return sha + ("+dirty" if dirty else "")
+
+
+def versions() -> dict[str, str]:
+    """Python and the installed versions of the packages the results depend on."""
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def data_files(specs: list[tuple[str, object]], used: set[str]) -> list[dict]:
+    """One row per file of the datasets in ``used``: dataset, file, sha256, source URL.
+
+    ``specs`` pairs a dataset id with its ``brain_data.fetch.FileSpec`` (``pipelines.fetch.file_specs``).
+    """
+    return [
+        {"dataset": d, "file": s.name, "sha256": s.sha256, "url": s.url or "data root only"}
+        for d, s in specs
+        if d in used
+    ]
