@@ -1,1 +1,0 @@
-"""Pure analysis functions: RDMs, RSA comparators, noise ceilings, inference, layer selection, rankings."""

@@ -1,1 +1,0 @@
-"""Public data with integrity: downloads (mirror first), training sets, stimulus sets, recordings."""

@@ -1,1 +1,0 @@
-"""Networks and learning rules: the shared architectures, the Rule interface, the registry."""

@@ -1,1 +1,0 @@
-"""Baselines and controls: end-to-end backprop and the untrained network."""

@@ -1,1 +1,0 @@
-"""Discrepancy reduction: target propagation, local representation alignment, predictive and neural generative coding."""

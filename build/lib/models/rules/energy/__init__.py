@@ -1,1 +1,0 @@
-"""Energy-based learning: equilibrium propagation, contrastive Hebbian learning, recirculation."""

@@ -1,1 +1,0 @@
-"""Explicit global credit through fixed feedback: feedback alignment, direct FA, sign symmetry."""

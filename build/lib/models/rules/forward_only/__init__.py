@@ -1,1 +1,0 @@
-"""Forward-only learning: forward-forward, recurrent and predictive FF, signal propagation."""

@@ -1,1 +1,0 @@
-"""Hebbian plasticity: two-factor (SoftHebb), three-factor (reward-modulated) and spiking (R-)STDP."""

@@ -1,1 +1,0 @@
-"""Local, non-synergistic credit: synthetic gradients, local losses, fixed local classifiers, HSIC."""

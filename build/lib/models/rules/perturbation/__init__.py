@@ -1,1 +1,0 @@
-"""Explicit global credit by perturbation: weight and node perturbation."""

@@ -1,1 +1,0 @@
-"""Self-supervised objectives: greedy InfoMax, blockwise SSL and end-to-end SimCLR (their control)."""

@@ -1,1 +1,0 @@
-"""Figures and the self-contained HTML report."""
