@@ -260,7 +260,8 @@ def dual_bootstrap(
     per-sample noise ceilings. ``schemes`` limits the work (the others stay NaN), as does
     ``pairs=False`` (no half splits: stimulus variances stay uncorrected); the resample indices
     do not depend on either. ``ceilings``: the samples' noise ceilings computed before for these
-    data RDMs and settings (:func:`bootstrap_ceilings`), used instead of recomputing them.
+    data RDMs and settings (the ``noise_ceiling`` of a run with no models: they do not depend on the
+    models), used instead of recomputing them.
     """
     check_comparator(comparator)
     model_rdms, data_rdms = np.asarray(model_rdms, float), np.asarray(data_rdms, float)
@@ -368,30 +369,6 @@ def dual_bootstrap(
             if want[1]:
                 nc[1, b] = slow_nc(dv_full[s], s, None)
     return DualBootstrap(per, nc, subj, stim, full)
-
-
-def bootstrap_ceilings(
-    data_rdms: np.ndarray,
-    comparator: str = "spearman",
-    n_boot: int = 1000,
-    seed: int = 0,
-    *,
-    squared: bool = False,
-    pooling: str = "rsatoolbox",
-    schemes: tuple[str, ...] = SCHEMES,
-    pairs: bool = True,
-) -> np.ndarray:
-    """The noise ceilings (len(ROWS), n_boot, 2) that :func:`dual_bootstrap` computes with these
-    arguments, for no models: they depend on the data RDMs and resamples only, so one computation
-    serves every model scored against the same recording (``dual_bootstrap(..., ceilings=)``)."""
-    data_rdms = np.asarray(data_rdms, float)
-    if data_rdms.ndim != 3:
-        raise ValueError(f"need data RDMs (s, n, n), got shape {data_rdms.shape}")
-    no_models = np.empty((0, *data_rdms.shape[1:]))
-    return dual_bootstrap(
-        no_models, data_rdms, comparator, n_boot, seed, squared=squared, pooling=pooling,
-        schemes=schemes, pairs=pairs,
-    ).noise_ceiling  # fmt: skip
 
 
 def _kept_pairs(scorer: StimulusResampler, idx: np.ndarray) -> np.ndarray:

@@ -25,7 +25,6 @@ from analyses.bootstrap import (
     SCHEMES,
     DualBootstrap,
     StimulusResampler,
-    bootstrap_ceilings,
     dual_bootstrap,
 )
 from analyses.inference import first_best, loso_best_layer, split_half_on_resamples
@@ -346,10 +345,11 @@ def ceiling_samples(
     n_subj = len(brain_rdms)
     if n_subj < 2:
         return np.full((len(ROWS), n_boot, 2), np.nan)
-    return bootstrap_ceilings(
-        brain_rdms, comparator, n_boot, seed, squared=squared, pooling=pooling,
+    no_models = np.empty((0, *brain_rdms.shape[1:]))
+    return dual_bootstrap(
+        no_models, brain_rdms, comparator, n_boot, seed, squared=squared, pooling=pooling,
         schemes=_schemes(ci, n_subj)[1],
-    )  # fmt: skip
+    ).noise_ceiling  # fmt: skip
 
 
 def _group_rows(

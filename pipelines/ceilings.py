@@ -21,7 +21,6 @@ from analyses.scoring import ceiling_samples
 from pipelines._io import run_main, setup_logging, write_npz
 
 log = logging.getLogger("bioalign.ceilings")
-SETTINGS = ("n_boot", "boot_seed", "ci")
 
 
 def rdm_digest(rdms: np.ndarray) -> str:
@@ -30,14 +29,18 @@ def rdm_digest(rdms: np.ndarray) -> str:
     return hashlib.sha256(repr(a.shape).encode() + a.tobytes()).hexdigest()
 
 
+def _settings(p: dict) -> dict:
+    """The RSA settings the ceilings depend on."""
+    return {"n_boot": p["n_boot"], "boot_seed": p["boot_seed"], "ci": p.get("ci", "subjects")}
+
+
 def recording_ceilings(brain: dict, p: dict) -> dict[str, np.ndarray]:
     """Arrays of the ceilings file for a loaded recording ``brain`` and RSA settings ``p``."""
-    rois, methods = [str(r) for r in brain["rois"]], list(p["methods"])
+    rois, methods, st = [str(r) for r in brain["rois"]], list(p["methods"]), _settings(p)
     out = np.stack([
         np.stack([
             ceiling_samples(
-                brain[f"rdm_{roi}"], method=m, n_boot=p["n_boot"], seed=p["boot_seed"],
-                ci=p.get("ci", "subjects"),
+                brain[f"rdm_{roi}"], method=m, n_boot=st["n_boot"], seed=st["boot_seed"], ci=st["ci"]
             )
             for m in methods
         ])
@@ -48,7 +51,7 @@ def recording_ceilings(brain: dict, p: dict) -> dict[str, np.ndarray]:
         "rois": np.array(rois),
         "methods": np.array(methods),
         "digests": np.array([rdm_digest(brain[f"rdm_{roi}"]) for roi in rois]),
-        "settings": np.array(json.dumps({k: p.get(k, "subjects") for k in SETTINGS})),
+        "settings": np.array(json.dumps(_settings(p))),
     }
 
 
@@ -58,7 +61,7 @@ def load_ceilings(path: str, brain: dict, p: dict) -> dict[tuple[str, str], np.n
     with np.load(path) as f:
         got = {k: f[k] for k in f.files}
     settings = json.loads(str(got["settings"]))
-    want = {k: p.get(k, "subjects") for k in SETTINGS}
+    want = _settings(p)
     if settings != want:
         raise ValueError(f"{path}: made with RSA settings {settings}, this comparison uses {want}")
     rois, methods = [str(r) for r in got["rois"]], [str(m) for m in got["methods"]]
