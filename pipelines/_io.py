@@ -119,11 +119,15 @@ def _jsonable(obj):
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
+STEP_COMMAND: str | None = None  # in a step worker (pipelines.workers): the step's command line
+
+
 def setup_logging(log_file: str | None = None) -> None:
     """Log progress to ``log_file`` (Snakemake's ``log:``) if given, else to stderr.
 
     With a log file, only warnings and errors also reach stderr, so the Snakemake console stays
-    readable while every step's progress (epochs, batches, resamples) is in ``logs/``.
+    readable while every step's progress (epochs, batches, resamples) is in ``logs/``. A step run by
+    a worker process (:mod:`pipelines.workers`) heads its log with the command that reruns it.
     """
     console = logging.StreamHandler(sys.stderr)
     handlers: list[logging.Handler] = [console]
@@ -137,6 +141,11 @@ def setup_logging(log_file: str | None = None) -> None:
         force=True,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
+    if STEP_COMMAND:
+        logging.getLogger("bioalign").info(
+            "run by step worker pid %d of snakemake pid %d, as: %s",
+            os.getpid(), os.getppid(), STEP_COMMAND,
+        )  # fmt: skip
 
 
 def corrupt_inputs(argv: list[str]) -> list[Path]:
@@ -169,8 +178,9 @@ def corrupt_inputs(argv: list[str]) -> list[Path]:
     return bad
 
 
-def run_main(main) -> None:
-    """Run a step's ``main``; a data error exits 1 with its message instead of a traceback.
+def run_main(main, argv: list[str] | None = None) -> None:
+    """Run a step's ``main`` on ``argv`` (default: the command line); a data error exits 1 with its
+    message instead of a traceback.
 
     When a step fails on a truncated or corrupt input file (a cache of an earlier step: the
     error itself often names no file), the unreadable inputs are named and moved aside
@@ -180,12 +190,12 @@ def run_main(main) -> None:
 
     log = logging.getLogger("bioalign")
     try:
-        main()
+        main(argv)
     except (DataError, ValueError, KeyError) as err:
         log.error("%s: %s", type(err).__name__, err)
         sys.exit(1)
     except (zipfile.BadZipFile, EOFError, OSError, zlib.error, RuntimeError) as err:
-        bad = corrupt_inputs(sys.argv[1:])
+        bad = corrupt_inputs(sys.argv[1:] if argv is None else argv)
         if not bad:
             raise
         for path in bad:

@@ -176,7 +176,7 @@ def metrics_of(accuracy: pd.DataFrame, ranking: pd.DataFrame) -> dict:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--scores", nargs="+", required=True)
     ap.add_argument("--subjects", nargs="+", required=True)
@@ -198,7 +198,7 @@ def main() -> None:
     ap.add_argument("--out-metrics", required=True)
     ap.add_argument("--out-curves", required=True, help="per-epoch training curves (DVC plots)")
     ap.add_argument("--log")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     setup_logging(args.log)
     p = json.loads(args.params)
     records = [json.loads(open(f).read()) for f in args.records]

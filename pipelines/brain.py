@@ -15,13 +15,13 @@ from brain_data.recordings import load_recording
 from pipelines._io import run_main, setup_logging, write_json, write_npz
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--recording", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--meta", required=True)
     ap.add_argument("--log")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     setup_logging(args.log)
     rec = load_recording(args.recording)
     extra = {"times": rec.times} if rec.times is not None else {}

@@ -79,13 +79,13 @@ def load_ceilings(path: str, brain: dict, p: dict) -> dict[tuple[str, str], np.n
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--brain", required=True, help="the recording's .npz (pipelines.brain)")
     ap.add_argument("--params", required=True, help="JSON: methods, n_boot, boot_seed, ci")
     ap.add_argument("--out", required=True)
     ap.add_argument("--log")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     setup_logging(args.log)
     p = json.loads(args.params)
     with np.load(args.brain) as brain:

@@ -132,7 +132,7 @@ def score_model(
     return pd.DataFrame(scores), pd.DataFrame(subjects), pd.DataFrame(trajectory), runs_out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--table", required=True, help="the model's RDM table (.npz)")
     ap.add_argument("--brain", required=True)
@@ -150,7 +150,7 @@ def main() -> None:
         "--ceilings", help="the recording's bootstrap noise ceilings (pipelines.ceilings)"
     )
     ap.add_argument("--log")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     setup_logging(args.log)
     p = json.loads(args.params)
     table = _load_table(args.table)

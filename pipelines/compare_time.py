@@ -54,7 +54,7 @@ def aggregate(args: argparse.Namespace) -> None:
         write_csv(out, pd.concat(frames) if frames else pd.DataFrame())
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
     c = sub.add_parser("compare")
@@ -70,7 +70,7 @@ def main() -> None:
     a.add_argument("--out-scores", required=True)
     a.add_argument("--out-peaks", required=True)
     a.add_argument("--log")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     setup_logging(args.log)
     (compare if args.command == "compare" else aggregate)(args)
 

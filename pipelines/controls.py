@@ -16,14 +16,14 @@ from models.controls import control_rdm
 from pipelines._io import run_main, setup_logging, write_npz
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--control", required=True)
     ap.add_argument("--stimset", required=True)
     ap.add_argument("--params", required=True, help='JSON: {"nets": [[arch, trainset], ...]}')
     ap.add_argument("--out", required=True)
     ap.add_argument("--log")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     setup_logging(args.log)
     nets = [tuple(n) for n in json.loads(args.params)["nets"]]
     stimuli = load_stimuli(args.stimset)

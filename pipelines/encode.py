@@ -125,7 +125,7 @@ def _aggregate(args: argparse.Namespace) -> None:
     write_csv(args.out, frame.sort_values(order, kind="stable"))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="encoding models of one network for one recording")
@@ -140,7 +140,7 @@ def main() -> None:
     agg.add_argument("--scores", nargs="+", required=True)
     agg.add_argument("--out", required=True)
     agg.add_argument("--log")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     setup_logging(args.log)
     (_run if args.command == "run" else _aggregate)(args)
 

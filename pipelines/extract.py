@@ -47,7 +47,7 @@ def layer_activations(rule, x: torch.Tensor, seed: int) -> dict[str, np.ndarray]
         }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--records", nargs="+", required=True, help="run records (.json) of one rule")
     ap.add_argument("--snapshots", nargs="+", required=True, help="their snapshot files (.pt)")
@@ -59,7 +59,7 @@ def main() -> None:
         "--movement-out", help="CSV: per network and layer, 1 - Spearman(final RDM, untrained RDM)"
     )
     ap.add_argument("--log")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     setup_logging(args.log)
     _check_lengths(args)
     torch.set_num_threads(1)

@@ -39,11 +39,11 @@ def file_specs() -> list[tuple[str, FileSpec]]:
     return specs
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--inventory", required=True, help="JSON list of the fetched files")
     ap.add_argument("--log")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     setup_logging(args.log)
     inventory = []
     for dataset, spec in file_specs():

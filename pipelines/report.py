@@ -354,7 +354,7 @@ def _page(inp: Inputs, figs: Figures, stimuli: Callable[[str], StimulusSet]) -> 
     return rep.render()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     for name in ("scores", "ranking", "pairwise", "accuracy", "title", "html", "figures", "log"):
         ap.add_argument(f"--{name.replace('_', '-')}")
@@ -368,7 +368,7 @@ def main() -> None:
     ap.add_argument("--trajectories", help="brain scores along training (results/trajectories.csv)")
     ap.add_argument("--movement", help="layer movement (results/layer_movement.csv)")
     ap.add_argument("--workers", type=int, default=1, help="processes that render the figures")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     setup_logging(args.log)
     inp = Inputs(
         title=args.title,

@@ -24,7 +24,7 @@ from pipelines._io import load_torch, run_main, save_torch, setup_logging, write
 log = logging.getLogger("bioalign.train")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", required=True, help="prepared training set (.npz)")
     ap.add_argument(
@@ -40,7 +40,7 @@ def main() -> None:
     ap.add_argument("--records", "--record", nargs="+", required=True, help="one per seed")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     setup_logging(args.log)
     p = json.loads(args.params)
     seeds = [int(s) for s in p.pop("seeds", None) or [p.pop("seed")]]

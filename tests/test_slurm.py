@@ -30,7 +30,7 @@ def test_slurm_profile_runs_jobs_through_sbatch(tmp_path):
     cmd = [
         sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
         "--configfile", str(REPO / "config" / "test.yaml"), "--directory", str(tmp_path),
-        "--profile", str(REPO / "workflow" / "profiles" / "slurm"), "--slurm-no-account",
+        "--profile", str(REPO / "profiles" / "slurm"), "--slurm-no-account",
         "--slurm-status-command", "squeue", "--set-threads", "train=1",
         "--set-resources", "train:cpus_per_task=1", "train:mem_mb=2000", "--jobs", "2", target,
     ]  # fmt: skip

@@ -120,6 +120,23 @@ def test_workflow_tables_are_complete_and_sane(workflow_run):
     assert html.count("data:image/png;base64,") >= 8 and "algonauts2019-92" in html
 
 
+def test_light_steps_run_in_long_lived_workers(workflow_run):
+    """profiles/default is read by Snakemake itself: every extraction, control, ceilings,
+    comparison and recording job ran in a worker of one Snakemake process, fewer workers than
+    jobs (its log's first line names both)."""
+    logs = workflow_run / "logs"
+    heads = {
+        p: p.read_text().splitlines()[0]
+        for step in ("extract", "control", "ceilings", "compare", "brain_rdms")
+        for p in (logs / step).rglob("*.log")
+    }
+    assert len(heads) >= 10
+    found = [re.search(r"step worker pid (\d+) of snakemake pid (\d+)", h) for h in heads.values()]
+    assert None not in found, "a step ran in a process of its own"
+    assert len({m.group(2) for m in found}) == 1
+    assert len({m.group(1) for m in found}) <= len(found) // 3  # each worker ran several jobs
+
+
 def test_second_run_does_no_work(workflow_run):
     proc = _run(workflow_run, "--cores", "1", "--dry-run")
     assert proc.returncode == 0

@@ -8,6 +8,7 @@ from brain_data.recordings import (
 from brain_data.specs import load_spec
 from models.controls import CONTROLS
 from models.rule_config import load_rule_config, resolve_hparams, resolve_training
+from pipelines.workers import run_step  # `run:` steps: in long-lived worker processes
 
 PY = sys.executable
 SEEDS = [int(s) for s in config["seeds"]]

@@ -1,6 +1,8 @@
 # Comparison with the brain (one job per model and recording: every network, every snapshot; the
 # recording's bootstrap noise ceilings once, for all of them) and
 # aggregation into scores, trajectories and rankings at matched examples and matched accuracy.
+# The many short steps are `run:` jobs handed to long-lived workers (pipelines/workers.py); the one
+# aggregation job is a process of its own.
 
 
 rule ceilings:
@@ -16,9 +18,9 @@ rule ceilings:
                         sort_keys=True),
     message:
         "Bootstrap noise ceilings of {wildcards.recording} (shared by every model's comparison)"
-    shell:
-        "{PY} -m pipelines.ceilings --brain {input.brain} --params {params.spec:q}"
-        " --out {output.ceilings} --log {log}"
+    run:
+        run_step("pipelines.ceilings", "--brain", input.brain, "--params", params.spec,
+                 "--out", output.ceilings, "--log", log[0])
 
 
 rule compare:
@@ -37,11 +39,11 @@ rule compare:
         spec=get_compare_params,
     message:
         "RSA of {wildcards.model} (all networks and snapshots) vs {wildcards.recording}"
-    shell:
-        "{PY} -m pipelines.compare --table {input.table} --brain {input.brain}"
-        " --params {params.spec:q} --out {output.scores} --subjects-out {output.subjects}"
-        " --trajectory-out {output.trajectory} --resamples-out {output.resamples}"
-        " --ceilings {input.ceilings} --log {log}"
+    run:
+        run_step("pipelines.compare", "--table", input.table, "--brain", input.brain,
+                 "--params", params.spec, "--out", output.scores, "--subjects-out", output.subjects,
+                 "--trajectory-out", output.trajectory, "--resamples-out", output.resamples,
+                 "--ceilings", input.ceilings, "--log", log[0])
 
 
 rule aggregate:

@@ -22,6 +22,6 @@ rule brain_rdms:
         "logs/brain_rdms/{recording}.log",
     message:
         "Loading and validating recording {wildcards.recording}"
-    shell:
-        "{PY} -m pipelines.brain --recording {wildcards.recording} --out {output.rdms}"
-        " --meta {output.meta} --log {log}"
+    run:
+        run_step("pipelines.brain", "--recording", wildcards.recording, "--out", output.rdms,
+                 "--meta", output.meta, "--log", log[0])

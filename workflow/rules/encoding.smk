@@ -14,9 +14,10 @@ rule encode:
         spec=get_encoding_params,
     message:
         "Encoding models of {wildcards.rule} {wildcards.arch} {wildcards.trainset} seed {wildcards.seed} for {wildcards.recording}"
-    shell:
-        "{PY} -m pipelines.encode run --activations {input.activations} --brain {input.brain}"
-        " --params {params.spec:q} --out {output.scores} --log {log}"
+    run:
+        run_step("pipelines.encode", "run", "--activations", input.activations,
+                 "--brain", input.brain, "--params", params.spec, "--out", output.scores,
+                 "--log", log[0])
 
 
 rule aggregate_encoding:
@@ -28,8 +29,9 @@ rule aggregate_encoding:
         "logs/aggregate_encoding/aggregate_encoding.log",
     message:
         "Aggregating the encoding-model scores of every run"
-    shell:
-        "{PY} -m pipelines.encode aggregate --scores {input.scores} --out {output.scores} --log {log}"
+    run:
+        run_step("pipelines.encode", "aggregate", "--scores", input.scores,
+                 "--out", output.scores, "--log", log[0])
 
 
 # Target for `rule all` (empty when no response-level recording is in the grid).

@@ -14,9 +14,10 @@ rule compare_time:
         spec=get_timecourse_params,
     message:
         "Time-resolved RSA of {wildcards.rule} {wildcards.arch} {wildcards.trainset} seed {wildcards.seed} vs {wildcards.recording}"
-    shell:
-        "{PY} -m pipelines.compare_time compare --model-rdms {input.model} --brain {input.brain}"
-        " --params {params.spec:q} --out {output.scores} --peaks-out {output.peaks} --log {log}"
+    run:
+        run_step("pipelines.compare_time", "compare", "--model-rdms", input.model,
+                 "--brain", input.brain, "--params", params.spec, "--out", output.scores,
+                 "--peaks-out", output.peaks, "--log", log[0])
 
 
 rule aggregate_time:
@@ -30,9 +31,10 @@ rule aggregate_time:
         "logs/aggregate_time/aggregate_time.log",
     message:
         "Aggregating the time-resolved scores of every run"
-    shell:
-        "{PY} -m pipelines.compare_time aggregate --scores {input.scores} --peaks {input.peaks}"
-        " --out-scores {output.scores} --out-peaks {output.peaks} --log {log}"
+    run:
+        run_step("pipelines.compare_time", "aggregate", "--scores", input.scores,
+                 "--peaks", input.peaks, "--out-scores", output.scores,
+                 "--out-peaks", output.peaks, "--log", log[0])
 
 
 # Targets for `rule all` (empty when no time-resolved recording is in the grid).

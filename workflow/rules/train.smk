@@ -38,11 +38,11 @@ rule extract:
         "logs/extract/{rule}/{stimset}.log",
     message:
         "Layer RDMs of every {wildcards.rule} network and snapshot on {wildcards.stimset}"
-    shell:
-        "{PY} -m pipelines.extract --records {input.records} --snapshots {input.snapshots}"
-        " --stimset {wildcards.stimset} --snapshots-out {output.table}"
-        " --activations-out {output.activations} --rdms-out {output.rdms}"
-        " --movement-out {output.movement} --log {log}"
+    run:
+        run_step("pipelines.extract", "--records", input.records, "--snapshots", input.snapshots,
+                 "--stimset", wildcards.stimset, "--snapshots-out", output.table,
+                 "--activations-out", output.activations, "--rdms-out", output.rdms,
+                 "--movement-out", output.movement, "--log", log[0])
 
 
 rule control:
@@ -54,6 +54,6 @@ rule control:
         spec=json.dumps({"nets": NETS}),
     message:
         "Control model {wildcards.control} on {wildcards.stimset}"
-    shell:
-        "{PY} -m pipelines.controls --control {wildcards.control} --stimset {wildcards.stimset}"
-        " --params {params.spec:q} --out {output.table} --log {log}"
+    run:
+        run_step("pipelines.controls", "--control", wildcards.control, "--stimset", wildcards.stimset,
+                 "--params", params.spec, "--out", output.table, "--log", log[0])
