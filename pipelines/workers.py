@@ -1,8 +1,8 @@
 """Run the light pipeline steps in long-lived worker processes instead of a fresh Python per job.
 
-Extraction, controls, ceilings, comparison and aggregation are many short jobs; as ``python -m``
-shell jobs most of their time was start-up (importing numpy, scipy, pandas, torch: 0.6 s of a
-1.4 s comparison, 1.5 s of a 1.9 s extraction). Their rules are ``run:`` jobs that call
+Extraction, controls, ceilings, comparison (and the recording, time-resolved and encoding steps)
+are many short jobs; as ``python -m`` shell jobs most of their time was start-up (importing numpy,
+scipy, pandas, torch: 0.6 s of a 1.4 s comparison, 1.5 s of a 1.9 s extraction). Their rules are ``run:`` jobs that call
 :func:`run_step`, which hands the step to an idle worker (``python -m pipelines.workers``, started
 when none is idle, so never more than the jobs running at once), each importing a module once for
 all the jobs it runs. The workflow profile (``profiles/default``: ``force-use-threads``) makes
@@ -68,11 +68,17 @@ def run_step(module: str, *args) -> None:
     """``python -m module *args`` in a worker (lists among ``args`` are flattened, as Snakemake's
     ``input.records``); a failure raises ``StepFailed`` naming the step and its log."""
     argv = _flatten(args)
+    request = json.dumps({"module": module, "argv": argv}) + "\n"
     with _lock:
         worker = _idle.pop() if _idle else None
-    worker = worker or _start()
-    worker.stdin.write(json.dumps({"module": module, "argv": argv}) + "\n")
-    worker.stdin.flush()
+    try:
+        worker = worker or _start()
+        worker.stdin.write(request)
+        worker.stdin.flush()
+    except BrokenPipeError:  # an idle worker that has since been killed: start another
+        worker = _start()
+        worker.stdin.write(request)
+        worker.stdin.flush()
     reply = worker.stdout.readline()
     if not reply:  # killed (out of memory, a signal): not reused
         worker.wait()

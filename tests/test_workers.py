@@ -83,3 +83,16 @@ def test_a_bug_keeps_its_traceback(tmp_path):
             "pipelines.ceilings",
             *_args(tmp_path / "none.npz", tmp_path / "o.npz", tmp_path / "o.log", 0),
         )
+
+
+def test_a_killed_idle_worker_is_replaced(tmp_path):
+    from pipelines import workers
+
+    brain = _brain(tmp_path / "brain.npz")
+    _in_thread("pipelines.ceilings", *_args(brain, tmp_path / "a.npz", tmp_path / "a.log", 0))
+    for worker in workers._idle:
+        worker.kill()
+        worker.wait()
+    _in_thread("pipelines.ceilings", *_args(brain, tmp_path / "b.npz", tmp_path / "b.log", 0))
+    with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b:
+        np.testing.assert_array_equal(a["ceilings"], b["ceilings"])
