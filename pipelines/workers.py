@@ -108,16 +108,22 @@ def _run(module: str, argv: list[str]) -> dict:
     from pipelines import _io
 
     _io.STEP_COMMAND = shlex.join([sys.executable, "-m", module, *argv])
+    errors: list[str] = []  # the step's error messages, for the reply
+    catch = logging.Handler(logging.ERROR)
+    catch.emit = lambda record: errors.append(record.getMessage())
+    logging.getLogger("bioalign").addHandler(catch)
     try:
         main = importlib.import_module(module).main
         threadpool_limits(1)  # also BLAS libraries loaded before the environment was read
         _io.run_main(main, argv)
     except SystemExit as exc:
-        return {"status": exc.code if isinstance(exc.code, int) else int(exc.code is not None)}
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        return {"status": code, "error": "\n".join(errors)}
     except Exception:
         logging.getLogger("bioalign").exception("%s failed", module)
         return {"status": 1, "error": traceback.format_exc()}
     finally:
+        logging.getLogger("bioalign").removeHandler(catch)
         _io.STEP_COMMAND = None
         root = logging.getLogger()
         for handler in root.handlers[:]:  # close this step's log file

@@ -26,7 +26,7 @@ def _slurm_up() -> bool:
 @pytest.mark.needs_data
 @pytest.mark.skipif(not _slurm_up(), reason="set BIOALIGN_TEST_SLURM=1 with a running SLURM")
 def test_slurm_profile_runs_jobs_through_sbatch(tmp_path):
-    target = "results/scores/bp/mlp/mnist/seed0/kriegeskorte2008-mit.csv"
+    target = "results/scores/bp/kriegeskorte2008-mit.csv"
     cmd = [
         sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
         "--configfile", str(REPO / "config" / "test.yaml"), "--directory", str(tmp_path),

@@ -68,7 +68,9 @@ def test_a_data_error_raises_step_failed_naming_the_log(tmp_path):
     brain = _brain(tmp_path / "brain.npz")
     args = _args(brain, tmp_path / "c.npz", tmp_path / "c.log", 0)
     args[3] = json.dumps({"methods": ["nonsense"], "n_boot": 5, "boot_seed": 0})
-    with pytest.raises(StepFailed, match=r"pipelines.ceilings exited with status 1; log: .*c\.log"):
+    with pytest.raises(
+        StepFailed, match=r"pipelines.ceilings exited with status 1; log: .*c\.log\n.*nonsense"
+    ):
         _in_thread("pipelines.ceilings", *args)
     assert "nonsense" in (tmp_path / "c.log").read_text()
     assert not (tmp_path / "c.npz").exists()
