@@ -2,8 +2,8 @@
 
 Extraction, controls, ceilings, comparison (and the recording, time-resolved and encoding steps)
 are many short jobs; as ``python -m`` shell jobs most of their time was start-up (importing numpy,
-scipy, pandas, torch: 0.6 s of a 1.4 s comparison, 1.5 s of a 1.9 s extraction). Their rules are ``run:`` jobs that call
-:func:`run_step`, which hands the step to an idle worker (``python -m pipelines.workers``, started
+scipy, pandas, torch: 0.6 s of a 1.4 s comparison, 1.5 s of a 1.9 s extraction). Their rules are
+``run:`` jobs that call :func:`run_step`, which hands the step to an idle worker (``python -m pipelines.workers``, started
 when none is idle, so never more than the jobs running at once), each importing a module once for
 all the jobs it runs. The workflow profile (``profiles/default``: ``force-use-threads``) makes
 Snakemake run ``run:`` jobs in its own threads, so the workers live as long as the ``snakemake``
@@ -11,7 +11,8 @@ call; without it each job is a Snakemake process of its own, with a worker of it
 results are the same.
 
 A step run here is ``python -m <module> <argv>`` in a process of its own, one at a time: the same
-outputs to the last bit (BLAS at one thread, as Snakemake sets it for a one-thread shell job), its
+outputs to the last bit (BLAS and OpenMP at one thread from the worker's start, as Snakemake sets
+them for a one-thread shell job), its
 own log file (headed by that command line, for rerunning it by hand), and a failure raises
 :class:`StepFailed` with the step's message (a data error) or its traceback (anything else).
 """
@@ -55,6 +56,11 @@ def _start() -> subprocess.Popen:
     )  # fmt: skip
 
 
+def _send(worker: subprocess.Popen, request: str) -> None:
+    worker.stdin.write(request)
+    worker.stdin.flush()
+
+
 @atexit.register
 def _stop_idle() -> None:
     with _lock:
@@ -68,23 +74,19 @@ def run_step(module: str, *args) -> None:
     """``python -m module *args`` in a worker (lists among ``args`` are flattened, as Snakemake's
     ``input.records``); a failure raises ``StepFailed`` naming the step and its log."""
     argv = _flatten(args)
-    request = json.dumps({"module": module, "argv": argv}) + "\n"
+    command = shlex.join([sys.executable, "-m", module, *argv])
+    request = json.dumps({"module": module, "argv": argv, "command": command}) + "\n"
     with _lock:
         worker = _idle.pop() if _idle else None
     try:
-        worker = worker or _start()
-        worker.stdin.write(request)
-        worker.stdin.flush()
+        _send(worker := worker or _start(), request)
     except BrokenPipeError:  # an idle worker that has since been killed: start another
-        worker = _start()
-        worker.stdin.write(request)
-        worker.stdin.flush()
+        _send(worker := _start(), request)
     reply = worker.stdout.readline()
     if not reply:  # killed (out of memory, a signal): not reused
         worker.wait()
         raise StepFailed(
-            f"{module}: its worker ended (status {worker.returncode}) while running "
-            + shlex.join([sys.executable, "-m", module, *argv])
+            f"{module}: its worker ended (status {worker.returncode}) while running {command}"
         )
     with _lock:
         _idle.append(worker)
@@ -96,26 +98,22 @@ def run_step(module: str, *args) -> None:
         )
 
 
-def _run(module: str, argv: list[str]) -> dict:
+def _run(module: str, argv: list[str], command: str) -> dict:
     """Worker side: ``python -m module argv`` as a function call; its exit status (and a traceback
     for anything but a data error, which ``run_main`` turns into a message and status 1)."""
     import importlib
     import logging
     import traceback
 
-    from threadpoolctl import threadpool_limits
-
     from pipelines import _io
 
-    _io.STEP_COMMAND = shlex.join([sys.executable, "-m", module, *argv])
+    _io.STEP_COMMAND = command
     errors: list[str] = []  # the step's error messages, for the reply
     catch = logging.Handler(logging.ERROR)
     catch.emit = lambda record: errors.append(record.getMessage())
     logging.getLogger("bioalign").addHandler(catch)
     try:
-        main = importlib.import_module(module).main
-        threadpool_limits(1)  # also BLAS libraries loaded before the environment was read
-        _io.run_main(main, argv)
+        _io.run_main(importlib.import_module(module).main, argv)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
         return {"status": code, "error": "\n".join(errors)}
@@ -140,7 +138,9 @@ def serve() -> None:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     for line in sys.stdin:
         request = json.loads(line)
-        replies.write(json.dumps(_run(request["module"], request["argv"])) + "\n")
+        replies.write(
+            json.dumps(_run(request["module"], request["argv"], request["command"])) + "\n"
+        )
         replies.flush()
 
 

@@ -37,7 +37,7 @@ def _in_thread(*args):
         return pool.submit(run_step, *args).result()
 
 
-def test_threads_write_what_processes_write(tmp_path):
+def test_workers_write_what_processes_write(tmp_path):
     brain = _brain(tmp_path / "brain.npz")
     for seed in (1, 2):
         argv = [
