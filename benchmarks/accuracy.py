@@ -12,6 +12,7 @@ config/rules/<id>.yaml, as in `make run`, unless overridden. ``--max-minutes`` c
 clock: no epoch starts that would, at the last epoch's pace, end past the cap, and a first epoch still
 running at the cap stops after its current minibatch; the row then records the examples actually
 seen and ``epochs`` as their fraction of the training set (``stopped``: ``time cap``).
+``--min-epochs N`` lets no cap stop a run before it has seen every training image N times.
 ``--data-dir`` reads ``<dir>/<trainset>.npz`` written by ``python -m pipelines.prepare`` instead of
 decoding the archives again. Runs on CUDA when present. Prints a markdown table (and appends CSV rows:
 accuracies in %, with the seed, device, date and commit of the code that ran).
@@ -141,9 +142,10 @@ def run_one(
     cap = None if args.max_minutes is None else args.max_minutes * 60
     last, seen, accs = [start], [0], []  # test accuracy after each finished epoch
     step = rule.train_step
+    floor = args.min_epochs * len(d["y_train"])  # examples no cap cuts short
 
     def capped_step(x, y):  # the cap stops a (first) epoch that outruns it after this minibatch
-        if cap is not None and seen[0] and time.perf_counter() - start > cap:
+        if cap is not None and seen[0] >= max(floor, 1) and time.perf_counter() - start > cap:
             raise _OutOfTime()
         seen[0] += len(y)
         return step(x, y)
@@ -160,7 +162,8 @@ def run_one(
         accs[:] = state["curves"]["test_accuracy"]
         # stop when another epoch (if the budget has one) as long as the last would pass the cap
         more = state["epoch"] < int(budget["epochs"])
-        if cap is not None and more and 2 * now - last[0] - start > cap:
+        done = state["epoch"] >= args.min_epochs
+        if cap is not None and more and done and 2 * now - last[0] - start > cap:
             raise _OutOfTime()
         last[0] = now
 
@@ -283,6 +286,9 @@ def parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--budget", choices=["grid", "full"], default="grid")
     ap.add_argument("--max-minutes", type=float, default=None, help="wall-clock cap per run")
+    ap.add_argument(
+        "--min-epochs", type=int, default=0, help="epochs every run finishes whatever the cap"
+    )
     ap.add_argument("--data-dir", type=Path, default=None, help="prepared <trainset>.npz files")
     ap.add_argument("--csv", type=Path, default=None, help="append one row per run")
     ap.add_argument("--log-every", type=int, default=0, help="log progress every N batches")

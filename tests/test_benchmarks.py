@@ -103,3 +103,19 @@ def test_results_table_says_which_rows_meet_their_reference(tmp_path):
     path.write_text("rule,epochs\nbp,1\n")  # another benchmark's columns: refused, naming the file
     with pytest.raises(SystemExit, match="fb.csv"):
         append_row(path, base)
+
+
+def test_min_epochs_keeps_the_cap_from_cutting_the_first_epochs(tmp_path, mnist_small):
+    """With ``--min-epochs 1`` a cap shorter than one minibatch still lets the run see every
+    training image once, and then stops it (the budget had 5 epochs)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.accuracy", "--rules", "bp", "--archs", "mlp",
+         "--trainsets", "mnist", "--n-train", "1000", "--epochs", "5", "--arch-set", "hidden=[32]",
+         "--max-minutes", "1e-7", "--min-epochs", "1", "--threads", "1",
+         "--csv", str(tmp_path / "a.csv")],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    (row,) = csv.DictReader((tmp_path / "a.csv").open())
+    assert row["stopped"] == "time cap" and row["epochs"] == "1", row
+    assert row["examples_seen"] == "1000", row

@@ -31,24 +31,61 @@ def test_hidden_updates_ignore_labels_and_receive_no_gradient(mnist_small):
         assert all(blk.op.weight.grad is None and blk.op.bias.grad is None for blk in a.net.blocks)
 
 
+@pytest.mark.parametrize("centred", [False, True])
 @pytest.mark.parametrize("anti", [False, True])
-def test_soft_hebb_matches_the_local_formula(anti):
-    """dW_k = eta_k y_k (x - u_k w_k); with anti-Hebbian plasticity the losers' y_k change sign."""
+def test_soft_hebb_matches_the_local_formula(anti, centred):
+    """dW_k = eta_k y_k (x - u_k w_k); with anti-Hebbian plasticity the losers' y_k change sign;
+    with a presynaptic mean m the Hebbian term reads x - m and the bias becomes -W m."""
     torch.manual_seed(0)
     op = torch.nn.Linear(6, 4)
-    x = torch.randn(5, 6)
-    w0 = op.weight.detach().clone()
-    soft_hebb_step(op, x, lr=0.1, temperature=0.5, anti_hebbian=anti)
-    u = x @ w0.t() + op.bias  # (n, out) the post-synaptic pre-activation
+    x = torch.randn(5, 6) + 2.0
+    m = torch.randn(6) + 2.0 if centred else None
+    w0, b0 = op.weight.detach().clone(), op.bias.detach().clone()
+    soft_hebb_step(op, x, lr=0.1, temperature=0.5, anti_hebbian=anti, pre_mean=m)
+    u = x @ w0.t() + b0  # (n, out) the post-synaptic pre-activation, with the bias it had
     z = (u - u.mean(1, keepdim=True)) / (u.std(1, keepdim=True) + 1e-6)
     y = torch.softmax(z / 0.5, 1)
     if anti:
         winner = u == u.amax(1, keepdim=True)  # (n, out)
         y = torch.where(winner, y, -y)
-    delta = y.t() @ x - (y * u).sum(0)[:, None] * w0  # sum_n y_k (x_n - u_k w_k)
+    pre = x - m if centred else x
+    delta = y.t() @ pre - (y * u).sum(0)[:, None] * w0  # sum_n y_k (x_n - u_k w_k)
     delta = delta / delta.abs().max()
     eta = 0.1 * (w0.norm(dim=1) - 1).abs().sqrt()
     assert torch.allclose(op.weight, w0 + eta[:, None] * delta, atol=1e-6)
+    expect_bias = -(op.weight @ m) if centred else b0
+    assert torch.allclose(op.bias, expect_bias, atol=1e-6)
+
+
+def test_conv_centring_is_per_input_channel():
+    """A conv block's mean is one number per input channel; -W m then equals the drive of an
+    input that is m everywhere (away from the padded border)."""
+    torch.manual_seed(0)
+    op = torch.nn.Conv2d(2, 3, 3, padding=1)
+    x, m = torch.randn(2, 2, 5, 5) + 1.0, torch.tensor([1.0, -0.5])
+    soft_hebb_step(op, x, lr=0.1, temperature=0.5, pre_mean=m)
+    const = m.view(1, 2, 1, 1).expand(1, 2, 5, 5)
+    with torch.no_grad():
+        centre = op(const)[0, :, 2, 2]  # an interior position
+    assert torch.allclose(centre, torch.zeros(3), atol=1e-5)
+
+
+def test_input_means_are_label_free_running_means(mnist_small):
+    """Each block's input mean is the running mean of its batches (cumulative at first); labels
+    play no part; with centre_inputs off, biases stay at their init."""
+    x, y = mnist_small["x_train"][:64], mnist_small["y_train"][:64]
+    rule = _rule("mlp")
+    rule.train_step(x[:32], y[:32])
+    assert torch.allclose(rule.input_mean0, x[:32].flatten(1).mean(0), atol=1e-6)
+    rule.train_step(x[32:], y[32:])
+    assert torch.allclose(rule.input_mean0, x.flatten(1).mean(0), atol=1e-6)
+    fc1_out = rule.net.blocks[0](x[:32].flatten(1))
+    assert rule.input_mean1.shape == (fc1_out.shape[1],)
+    off = build_rule("hebbian", "mlp", (1, 28, 28), 10, seed=0, hparams={"centre_inputs": False})
+    b0 = [blk.op.bias.clone() for blk in off.net.blocks]
+    off.train_step(x[:32], y[:32])
+    assert all(torch.equal(blk.op.bias, b) for blk, b in zip(off.net.blocks, b0, strict=True))
+    assert torch.count_nonzero(off.input_mean0) == 0
 
 
 def test_conv_hebbian_term_is_the_patch_correlation():

@@ -3,9 +3,10 @@
 Everything here works on one block and on tensors that are detached from every other layer:
 ``outer`` is the Hebbian correlation sum_n post_n (x) pre_n for a dense or convolutional op (for a
 conv, summed over positions, i.e. the weight-shaped correlation of each output map with its input
-patches), and ``soft_hebb_step`` is the SoftHebb plasticity of Journe et al. (2023, ICLR) /
+patches), ``soft_hebb_step`` is the SoftHebb plasticity of Journe et al. (2023, ICLR) /
 Moraitis et al. (2022): a soft winner-take-all (softmax over the neurons, per position for convs)
-gates an Oja-like update dw_k = eta_k * y_k * (x - u_k w_k).
+gates an Oja-like update dw_k = eta_k * y_k * (x - u_k w_k), and ``SoftHebbBlocks`` runs it on every
+hidden block of a net, each block reading its input relative to that input's running mean.
 """
 
 from __future__ import annotations
@@ -39,9 +40,25 @@ def per_neuron(w: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     return w * c.view(-1, *([1] * (w.dim() - 1)))  # (out,) -> (out, 1[, 1, 1])
 
 
+def _channels(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A per-feature (dense) or per-channel (conv) vector shaped to broadcast against ``like``."""
+    return v.view(1, -1, *([1] * (like.dim() - 2)))
+
+
+def drive_of(op: nn.Module, m: torch.Tensor) -> torch.Tensor:
+    """W m: each neuron's drive (bias aside) from an input equal to ``m`` everywhere (out,)."""
+    return op.weight.flatten(2).sum(2) @ m if isinstance(op, nn.Conv2d) else op.weight @ m
+
+
 @torch.no_grad()
 def soft_hebb_step(
-    op: nn.Module, x: torch.Tensor, *, lr: float, temperature: float, anti_hebbian: bool = False
+    op: nn.Module,
+    x: torch.Tensor,
+    *,
+    lr: float,
+    temperature: float,
+    anti_hebbian: bool = False,
+    pre_mean: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """Apply one SoftHebb update to ``op.weight`` from its own (detached) input ``x``.
 
@@ -51,7 +68,11 @@ def soft_hebb_step(
     and scaled per neuron by eta_k = lr * sqrt(|1 - ||w_k|| |), which drives every weight vector
     to unit norm (Journe et al. 2023). With ``anti_hebbian`` every neuron but the winner (the
     largest u, per example and position) takes the opposite sign, y_k -> -y_k: SoftHebb's soft
-    anti-Hebbian plasticity for the losers. Biases are not plastic. Uses only x, u, y and W.
+    anti-Hebbian plasticity for the losers. With ``pre_mean`` m (the input's running mean, per
+    feature or per input channel) the Hebbian term reads x - m (the covariance form, Sejnowski
+    1977) and the bias is then set to -W m, so every neuron's drive is u = W (x - m): the centring
+    half of SoftHebb's non-affine batch norm, kept in the net's own bias. Without it biases are not
+    plastic. Uses only x, m, u, y and W.
     """
     w = op.weight
     u = op(x)  # (n, out) or (n, out, h, w)
@@ -61,7 +82,8 @@ def soft_hebb_step(
         win = u.argmax(1, keepdim=True)  # (n, 1[, h, w]): the winner per example / position
         loser = torch.ones_like(y, dtype=torch.bool).scatter_(1, win, False)
         y = torch.where(loser, -y, y)
-    hebb = outer(op, x, y)  # (out, ...) like w
+    pre = x if pre_mean is None else x - _channels(pre_mean, x)
+    hebb = outer(op, pre, y)  # (out, ...) like w
     dims = [0] + list(range(2, u.dim()))
     yu = (y * u).sum(dim=dims)  # (out,)
     delta = hebb - per_neuron(w, yu)
@@ -69,4 +91,48 @@ def soft_hebb_step(
     radius = w.flatten(1).norm(dim=1)  # (out,)
     eta = lr * (radius - 1.0).abs().clamp_min(1e-10).sqrt()
     w.add_(per_neuron(delta, eta))
+    if pre_mean is not None:
+        op.bias.copy_(-drive_of(op, pre_mean))
     return {"winner_share": float(y.abs().amax(dim=1).mean())}
+
+
+class SoftHebbBlocks(nn.Module):
+    """Mixin for a ``Rule``: SoftHebb on every hidden block, layer by layer, each block learning
+    from its own detached input. Each block's input mean (per feature, or per channel for a conv)
+    is a label-free running buffer: the cumulative mean of the first 10 batches, then an
+    exponential moving average with rate 0.1."""
+
+    def init_input_means(self, centre: bool) -> None:
+        """Register one running input mean per hidden block (used when ``centre``)."""
+        self.centre = centre
+        for i, block in enumerate(self.net.blocks):
+            n_in = block.op.weight.shape[1]  # in_features, or in_channels of a conv
+            self.register_buffer(f"input_mean{i}", torch.zeros(n_in))
+        self.register_buffer("hebb_batches", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def soft_hebb_blocks(
+        self, x: torch.Tensor, *, lr: float, temperature: float, anti_hebbian: bool = False
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """One unsupervised pass: every block learns, then feeds the next; returns the last
+        block's output flattened (n, features) and each block's mean winner share."""
+        self.hebb_batches += 1
+        rate = max(1.0 / float(self.hebb_batches), 0.1)
+        stats: dict[str, float] = {}
+        for i, block in enumerate(self.net.blocks):
+            pre = block.prepare(x).detach()
+            mean = None
+            if self.centre:
+                mean = getattr(self, f"input_mean{i}")
+                dims = [0] + list(range(2, pre.dim()))
+                mean.lerp_(pre.mean(dim=dims), rate)
+            stats[f"{block.name}_winner"] = soft_hebb_step(
+                block.op,
+                pre,
+                lr=lr,
+                temperature=temperature,
+                anti_hebbian=anti_hebbian,
+                pre_mean=mean,
+            )["winner_share"]
+            x = block(pre)
+        return x.flatten(1), stats

@@ -19,12 +19,12 @@ import torch.nn.functional as F
 
 from models.registry import register
 from models.rules.base import Rule, RuleCard
-from models.rules.hebbian._hebb_local import outer, soft_hebb_step
+from models.rules.hebbian._hebb_local import SoftHebbBlocks, outer
 from models.rules.hebbian._standardised_readout import StandardisedReadout
 
 
 @register
-class Hebb3F(StandardisedReadout, Rule):
+class Hebb3F(SoftHebbBlocks, StandardisedReadout, Rule):
     card = RuleCard(
         family="explicit global",
         addresses=(
@@ -39,8 +39,9 @@ class Hebb3F(StandardisedReadout, Rule):
         reference="Fremaux & Gerstner (2016) Neuromodulated STDP, and theory of three-factor learning "
         "rules, Front. Neural Circuits 9:85; Legenstein et al. (2010) J. Neurosci. 30:8400",
         notes="Layer-wise combination: hidden blocks learn unsupervised with SoftHebb (two-factor, as the "
-        "'hebbian' rule, with its departures from Journe et al. 2023: no per-layer input "
-        "normalisation, no anti-Hebbian update of the losers); only the readout uses the three-factor rule, eligibility (onehot(choice) - "
+        "'hebbian' rule: inputs read relative to their running mean, bias -W m; its departures from "
+        "Journe et al. 2023: no variance scaling of each layer's input, no anti-Hebbian update of "
+        "the losers); only the readout uses the three-factor rule, eligibility (onehot(choice) - "
         "choice probabilities) x pre, gated by a scalar reward (correct = 1 / wrong = 0) minus a "
         "running baseline. Readout input is standardised by label-free running statistics.",
     )
@@ -54,6 +55,7 @@ class Hebb3F(StandardisedReadout, Rule):
         readout_lr: float = 0.5,
         choice_temperature: float = 1.0,
         baseline_rate: float = 0.05,
+        centre_inputs: bool = True,
     ):
         super().__init__(net)
         self._check_positive(
@@ -71,19 +73,14 @@ class Hebb3F(StandardisedReadout, Rule):
         self.lr, self.temperature, self.readout_lr = lr, temperature, readout_lr
         self.choice_temperature, self.baseline_rate = choice_temperature, baseline_rate
         self.register_buffer("reward_baseline", torch.full((), 1.0 / net.n_classes))
+        self._check("centre_inputs", centre_inputs, isinstance(centre_inputs, bool), "a bool")
+        self.init_input_means(centre_inputs)
         self.init_feature_stats(net.readout.in_features)
 
     @torch.no_grad()
     def act(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
         """Label-free part: hidden plasticity, features, choice probabilities and sampled choices."""
-        stats: dict[str, float] = {}
-        for block in self.net.blocks:
-            pre = block.prepare(x)
-            stats[f"{block.name}_winner"] = soft_hebb_step(
-                block.op, pre, lr=self.lr, temperature=self.temperature
-            )["winner_share"]
-            x = block(pre)
-        feats = x.flatten(1)  # (n, features)
+        feats, stats = self.soft_hebb_blocks(x, lr=self.lr, temperature=self.temperature)
         self.track_features(feats)
         h = self.standardise(feats)
         probs = torch.softmax(self.net.readout(h) / self.choice_temperature, dim=1)  # (n, classes)
