@@ -84,3 +84,26 @@ def test_ngc_inference_reduces_the_energy(mnist_small):
         e0 = float(rule.energy(x, rule.infer(x, n_steps=0)))
         e1 = float(rule.energy(x, rule.infer(x, n_steps=10)))
     assert e1 < e0
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_ngc_keeps_every_projective_field_within_the_norm_bound(arch):
+    """After an update no latent unit's generator column is longer than generator_max_norm; a
+    column within the bound is left as it was, a longer one is scaled back onto it."""
+    rule = _rule(arch)
+    g = rule.generators[-1].map.weight  # dense (below, latent); conv (c_below, c_latent, k, k)
+    with torch.no_grad():
+        g[:, 0] *= 50.0  # one latent's projective field far past the bound
+        g[:, 1] *= 0.5 / g[:, 1].norm()  # another well within it
+    inside = g[:, 1].clone()
+    rule.constrain_generators(1.0)
+
+    def col_norms(w):
+        return w.pow(2).sum(dim=[0, *range(2, w.dim())]).sqrt()
+
+    assert float(col_norms(g)[0]) == pytest.approx(1.0, rel=1e-5)
+    assert torch.equal(g[:, 1], inside)
+    x, y = _batch()
+    rule.train_step(x, y)
+    for gen in rule.generators:
+        assert float(col_norms(gen.map.weight).max()) <= 1.0 + 1e-5

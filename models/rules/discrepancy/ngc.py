@@ -41,7 +41,12 @@ class NeuralGenerativeCoding(Rule):
             "convolution (conv) top-down maps; phi = ReLU. The shared net's blocks are the "
             "amortised encoder, trained locally to predict the settled latents (hybrid PC), so "
             "layers()/predict() are one feed-forward pass. Labels only train the linear readout "
-            "(detached latents): accuracy is that of a linear probe on unsupervised features."
+            "(detached latents): accuracy is that of a linear probe on unsupervised features. "
+            "After each update every latent unit's projective field (its generator column) is "
+            "scaled down to norm <= generator_max_norm (1), as ngc-learn's GNCN normalises its "
+            "generative synapses: without it the generators grow while the latents shrink, and "
+            "on the 1024-512-256 MLP the features collapsed after ~24 000 images (test accuracy "
+            "84 % -> 33 % by 36 000; probe on the top latent 0.66); with it 87.5 % at 30 000."
         ),
     )
 
@@ -55,6 +60,7 @@ class NeuralGenerativeCoding(Rule):
         n_inference: int = 10,
         inference_lr: float = 0.1,
         leak: float = 0.0,
+        generator_max_norm: float | None = 1.0,
     ):
         super().__init__(net)
         self._check_positive(
@@ -70,6 +76,14 @@ class NeuralGenerativeCoding(Rule):
         self.lr, self.lr_generative, self.lr_readout = lr, lr_generative, lr_readout
         self.n_inference = n_inference
         self.inference_lr, self.leak = inference_lr, leak
+        self._check(
+            "generator_max_norm",
+            generator_max_norm,
+            generator_max_norm is None
+            or (isinstance(generator_max_norm, int | float) and generator_max_norm > 0),
+            "None or > 0",
+        )
+        self.generator_max_norm = generator_max_norm
         # generators[l - 1] = G_l: phi(z_l) (block l's output shape) -> prediction of z_{l-1}
         self.generators = backward_maps(net)
         self.optimizer = torch.optim.Adam(
@@ -109,6 +123,16 @@ class NeuralGenerativeCoding(Rule):
             zs = [(z - self.inference_lr * g).detach() for z, g in zip(zs, grads, strict=True)]
         return zs
 
+    @torch.no_grad()
+    def constrain_generators(self, max_norm: float) -> None:
+        """Scale down every latent unit's projective field (its generator column: dense weights
+        (below, latent) -> column j; conv (c_below, c_latent, k, k) -> [:, j]) to norm <= max_norm."""
+        for g in self.generators:
+            w = g.map.weight
+            dims = [0, *range(2, w.dim())]  # all but the latent (input) axis
+            norm = w.pow(2).sum(dim=dims, keepdim=True).sqrt()  # (1, latent[, 1, 1])
+            w.mul_((max_norm / norm.clamp_min(1e-12)).clamp(max=1.0))
+
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)
         zs = self.infer(x)
@@ -125,6 +149,8 @@ class NeuralGenerativeCoding(Rule):
         loss = F.cross_entropy(self.net.readout(feats), y)
         (gen + enc + loss).backward()
         self.optimizer.step()
+        if self.generator_max_norm is not None:
+            self.constrain_generators(self.generator_max_norm)
         return {
             "loss": float(loss.detach()),
             "reconstruction": float(gen.detach()),
