@@ -165,13 +165,14 @@ MAX_PROBE_ERROR_RATIO = 0.85
 #: Figures: probe accuracy trained vs untrained (2 000 test images), measured at the smoke budget.
 _SOFTHEBB = (
     "SoftHebb's label-free conv features are no more linearly decodable than the random convs at "
-    "this budget (probe per layer, trained vs untrained, conv1-3 and fc1: 0.88 / 0.92 / 0.93 / 0.87 "
-    "vs 0.92 / 0.95 / 0.96 / 0.89); centring each block's input (which makes the MLP pass: 0.874 vs "
-    "0.834) lifts it from 1.24, and neither lr 0.03 (1.11), temperature 0.1 (1.14), the anti-Hebbian "
-    "losers (1.09) nor 9 000 images (1.24) bring it under the margin"
+    "this budget (probe per layer, trained vs untrained, conv1-3 and fc1 with centred inputs: "
+    "0.88 / 0.92 / 0.93 / 0.87 vs 0.92 / 0.95 / 0.96 / 0.89). Centring each block's input, which "
+    "makes the MLP pass (0.874 vs 0.834), lifts the CNN only to 1.15 and costs ~5 points on "
+    "CIFAR-10, so the CNN runs uncentred; neither lr 0.03 (1.11), temperature 0.1 (1.14), the "
+    "anti-Hebbian losers (1.09) nor 9 000 images (1.24) bring it under the margin"
 )
 HIDDEN_LEARNING_XFAIL: dict[tuple[str, str], str] = {
-    ("hebbian", "cnn"): f"0.876 vs 0.893 (ratio 1.15); {_SOFTHEBB}",
+    ("hebbian", "cnn"): f"0.867 vs 0.893 (ratio 1.24); {_SOFTHEBB}",
     ("hebb3f", "cnn"): f"hidden blocks are hebbian's (same SoftHebb, same hparams); {_SOFTHEBB}",
     ("wp", "mlp"): (
         "0.841 vs 0.834 (ratio 0.96): weight perturbation's estimate (cosine ~sqrt(k/D) with the "
