@@ -73,7 +73,7 @@ class CHL(Rule):
         net,
         *,
         lr: float = 1e-3,
-        feedback_gain: float = 0.5,
+        feedback_gain: float = 0.2,
         t_relax: int = 4,
         state_bound: float = 1.0,
         optimizer: str = "adam",
