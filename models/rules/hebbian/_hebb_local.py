@@ -103,7 +103,9 @@ class SoftHebbBlocks(nn.Module):
     exponential moving average with rate 0.1."""
 
     def init_input_means(self, centre: bool) -> None:
-        """Register one running input mean per hidden block (used when ``centre``)."""
+        """Register one running input mean per hidden block (used when ``centre``, the rule's
+        ``centre_inputs``)."""
+        self._check("centre_inputs", centre, isinstance(centre, bool), "a bool")
         self.centre = centre
         for i, block in enumerate(self.net.blocks):
             n_in = block.op.weight.shape[1]  # in_features, or in_channels of a conv

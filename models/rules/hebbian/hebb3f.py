@@ -74,7 +74,6 @@ class Hebb3F(SoftHebbBlocks, StandardisedReadout, Rule):
         self.lr, self.temperature, self.readout_lr = lr, temperature, readout_lr
         self.choice_temperature, self.baseline_rate = choice_temperature, baseline_rate
         self.register_buffer("reward_baseline", torch.full((), 1.0 / net.n_classes))
-        self._check("centre_inputs", centre_inputs, isinstance(centre_inputs, bool), "a bool")
         self.init_input_means(centre_inputs)
         self.init_feature_stats(net.readout.in_features)
 

@@ -83,7 +83,6 @@ class Hebbian(SoftHebbBlocks, StandardisedReadout, Rule):
         )
         self._check("anti_hebbian", anti_hebbian, isinstance(anti_hebbian, bool), "a bool")
         self.anti_hebbian = anti_hebbian
-        self._check("centre_inputs", centre_inputs, isinstance(centre_inputs, bool), "a bool")
         self.init_input_means(centre_inputs)
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
         self.init_feature_stats(net.readout.in_features)
