@@ -6,7 +6,8 @@ default grid: ``batch_size`` and ``lr_schedule``, e.g. ``batch_size: {cnn: 32}``
 (the same at the paper-scale budget, ``budget: full``), ``full_hparams`` (overrides of ``hparams`` at
 that budget, e.g. a smaller learning rate that stays stable over many epochs; its own ``per_arch``
 mapping overrides per architecture) and ``smoke`` (the budget with which the common test checks that
-the rule learns on real MNIST: ``n_train``, ``epochs``, ``batch_size``, ``min_accuracy``).
+the rule learns on real MNIST: ``n_train``, ``epochs``, ``batch_size``, ``min_accuracy``, and
+``per_arch`` budgets that override them for one architecture; see :func:`smoke_budget`).
 
 The training budget itself (``n_train`` images, ``epochs``, ``n_test``) is the main config's and is
 the same for every rule of one (arch, training set): rules are compared at matched examples seen. A
@@ -142,3 +143,14 @@ def resolve_training(
     n = out.get("n_train")
     out["examples"] = None if n is None else int(n) * int(out["epochs"])
     return out
+
+
+SMOKE_DEFAULTS = {"n_train": 3000, "epochs": 1, "batch_size": 64}
+
+
+def smoke_budget(config: dict, arch: str) -> dict:
+    """The rule's smoke budget on ``arch``: ``n_train``, ``epochs`` and ``batch_size`` (its
+    ``smoke.per_arch`` entry over its ``smoke`` values over :data:`SMOKE_DEFAULTS`)."""
+    smoke = config.get("smoke") or {}
+    own = (smoke.get("per_arch") or {}).get(arch) or {}
+    return {k: own.get(k, smoke.get(k, v)) for k, v in SMOKE_DEFAULTS.items()}

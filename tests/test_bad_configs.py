@@ -97,6 +97,8 @@ def test_rule_config_keys_are_strict_at_every_level(tmp_path):
         "per_arch: {mpl: {lr: 0.1}}\n": r"'per_arch/mpl': did you mean 'mlp'\?",
         "smoke: {min_acc: {mlp: 0.5}}\n": r"'smoke/min_acc'.*'min_accuracy'",
         "smoke: {min_accuracy: {cnnn: 0.5}}\n": r"'smoke/min_accuracy/cnnn'.*'cnn'",
+        "smoke: {per_arch: {mlpp: {epochs: 2}}}\n": r"'smoke/per_arch/mlpp'.*'mlp'",
+        "smoke: {per_arch: {mlp: {epoch: 2}}}\n": r"'smoke/per_arch/mlp/epoch'.*'epochs'",
         "full_hparams: {per_arch: {CNN: {lr: 1}}}\n": r"'full_hparams/per_arch/CNN'",
     }
     for text, message in cases.items():

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from models.registry import available
-from models.rule_config import load_rule_config, resolve_hparams
+from models.rule_config import load_rule_config, resolve_hparams, smoke_budget
 from models.training import build_rule
 
 CFG = {
@@ -71,3 +71,11 @@ def test_full_budget_hparams_build_the_rule(rule_id, arch):
     overridden = set(full) | set((full.pop("per_arch", None) or {}).get(arch) or {})
     for key in overridden - {"per_arch"}:
         assert getattr(rule, key) == hp[key], f"{rule_id}: {key} did not reach the rule"
+
+
+def test_smoke_budget_takes_the_archs_own_values_first():
+    cfg = {"smoke": {"n_train": 2000, "batch_size": 32, "per_arch": {"mlp": {"epochs": 6}}}}
+    assert smoke_budget(cfg, "mlp") == {"n_train": 2000, "epochs": 6, "batch_size": 32}
+    assert smoke_budget(cfg, "cnn") == {"n_train": 2000, "epochs": 1, "batch_size": 32}
+    assert smoke_budget({}, "cnn") == {"n_train": 3000, "epochs": 1, "batch_size": 64}
+    assert smoke_budget(load_rule_config("wp"), "mlp")["epochs"] > 1  # wp's zeroth-order MLP

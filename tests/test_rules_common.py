@@ -13,7 +13,7 @@ import torch
 
 from analyses.hidden_learning import linear_probe_accuracy
 from models import registry
-from models.rule_config import load_rule_config, resolve_hparams
+from models.rule_config import load_rule_config, resolve_hparams, smoke_budget
 from models.rules.base import BACKPROP_PROBLEMS, FAMILIES, FEEDFORWARD, Rule, RuleCard
 from models.training import accuracy, build_rule, train
 
@@ -174,14 +174,6 @@ _SOFTHEBB = (
 HIDDEN_LEARNING_XFAIL: dict[tuple[str, str], str] = {
     ("hebbian", "cnn"): f"0.867 vs 0.893 (ratio 1.24); {_SOFTHEBB}",
     ("hebb3f", "cnn"): f"hidden blocks are hebbian's (same SoftHebb, same hparams); {_SOFTHEBB}",
-    ("wp", "mlp"): (
-        "0.841 vs 0.834 (ratio 0.96): weight perturbation's estimate (cosine ~sqrt(k/D) with the "
-        "gradient) barely moves the hidden layers in 94 steps (1 - rho: fc1 0.006, fc2 0.036); at "
-        "the full budget the MLP's 91.4 % beats the untrained-layer readout's 89.6 %. Larger steps "
-        "move them but do not make fc2 more decodable: lr 1e-3 0.851 (ratio 0.90), 3e-3 0.841 "
-        "(0.96; 1 - rho fc2 0.33), lr 1e-3 with 64 draws on fc2 0.844 (0.94); nor do more images at "
-        "the grid's steps: 6 000 0.837 (0.99), 9 000 0.850 (0.91)"
-    ),
     ("rstdp", "mlp"): (
         "0.757 vs 0.826 (ratio 1.39): unsupervised k-WTA STDP moves fc1 little (1 - rho 0.011) and "
         "makes the rate features less linearly decodable than the random init"
@@ -232,9 +224,9 @@ def probe_error_ratio(trained, untrained, d) -> tuple[float, float, float]:
     return accs[0], accs[1], (1 - accs[0]) / max(1 - accs[1], 1e-9)
 
 
-def _smoke_train(rule, rule_id: str, d):
-    smoke = load_rule_config(rule_id).get("smoke") or {}
-    n = smoke.get("n_train", 3000)
+def _smoke_train(rule, rule_id: str, arch: str, d):
+    smoke = smoke_budget(load_rule_config(rule_id), arch)
+    n = smoke["n_train"]
     assert n <= len(d["x_train"]) - N_PROBE_FIT, (
         f"{rule_id}: smoke n_train {n} overlaps the probe's"
     )
@@ -244,8 +236,8 @@ def _smoke_train(rule, rule_id: str, d):
         d["y_train"][:n],
         d["x_test"],
         d["y_test"],
-        epochs=smoke.get("epochs", 1),
-        batch_size=smoke.get("batch_size", 64),
+        epochs=smoke["epochs"],
+        batch_size=smoke["batch_size"],
         log_every=0,
     )
 
@@ -258,7 +250,7 @@ def test_rule_learns_on_real_mnist(rule_id, arch, mnist_small):
     beats chance clearly (``smoke.min_accuracy``). The control stays at chance and does not move."""
     d = mnist_small
     rule, untrained = _build(rule_id, arch), _build(rule_id, arch)
-    res = _smoke_train(rule, rule_id, d)
+    res = _smoke_train(rule, rule_id, arch, d)
     if not rule.learns:
         assert res.test_accuracy < 0.2, f"{rule_id}: an untrained net should be near chance"
         assert all(torch.equal(a, b) for a, b in zip(rule.state_dict().values(),
@@ -287,7 +279,7 @@ def test_probe_fails_a_rule_whose_hidden_layers_are_frozen(mnist_small):
     rule, untrained = _build("bp", "mlp"), _build("bp", "mlp")
     for p in rule.net.blocks.parameters():
         p.requires_grad_(False)
-    res = _smoke_train(rule, "bp", mnist_small)
+    res = _smoke_train(rule, "bp", "mlp", mnist_small)
     assert res.test_accuracy > 0.4  # the readout alone learns (57 % here)
     acc, acc0, ratio = probe_error_ratio(rule, untrained, mnist_small)
     assert ratio > MAX_PROBE_ERROR_RATIO, (acc, acc0, ratio)
