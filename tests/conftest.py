@@ -21,18 +21,13 @@ def pytest_configure(config):
 
 
 def _load(trainset: str, n_train: int, n_test: int):
+    from benchmarks.hidden_probe import shuffled_subset
     from brain_data.errors import DataError
-    from brain_data.trainsets import as_tensors, load_trainset
 
     try:
-        data = load_trainset(trainset)
+        return shuffled_subset(trainset, n_train, n_test)
     except DataError as err:
         pytest.skip(f"{trainset} unavailable: {err}")
-    d = as_tensors(data, trainset, n_train=n_train, n_test=n_test, seed=0)
-    g = torch.Generator().manual_seed(0)  # shuffle: the subset is sorted by index
-    perm = torch.randperm(n_train, generator=g)
-    d["x_train"], d["y_train"] = d["x_train"][perm], d["y_train"][perm]
-    return d
 
 
 @pytest.fixture(scope="session")

@@ -11,20 +11,20 @@ import io
 import pytest
 import torch
 
-from analyses.hidden_learning import linear_probe_accuracy
+from benchmarks.hidden_probe import (
+    MAX_PROBE_ERROR_RATIO,
+    probe_error_ratio,
+    smoke_train,
+)
+from benchmarks.hidden_probe import build as _build
 from models import registry
-from models.rule_config import load_rule_config, resolve_hparams, smoke_budget
+from models.rule_config import load_rule_config
 from models.rules.base import BACKPROP_PROBLEMS, FAMILIES, FEEDFORWARD, Rule, RuleCard
-from models.training import accuracy, build_rule, train
+from models.training import accuracy, build_rule
 
 RULES = registry.available()
 ARCHS = ["mlp", "cnn"]
 SHAPE, N_CLASSES = (1, 28, 28), 10
-
-
-def _build(rule_id: str, arch: str, seed: int = 0, **overrides):
-    hparams = {**resolve_hparams(load_rule_config(rule_id), arch, "mnist"), **overrides}
-    return build_rule(rule_id, arch, SHAPE, N_CLASSES, hparams=hparams, seed=seed)
 
 
 @pytest.mark.parametrize("rule_id", RULES)
@@ -153,14 +153,6 @@ def test_rule_layers_follow_the_one_definition(rule_id, arch, mnist_small):
             _build(rule_id, arch, layer_readout="no_such")
 
 
-#: Probe budget: a logistic-regression probe is fitted on the last ``N_PROBE_FIT`` of the 10 000
-#: training images (no smoke budget trains on them) and scored on the 2 000 test images.
-N_PROBE_FIT = 1000
-#: "The hidden layers learn": the probe on the trained net's last hidden layer makes at most this
-#: fraction of the errors of the same probe on the untrained net (same seed). On the MLP the
-#: untrained probe errs on ~16.6 % of the test images, so 0.85 asks ~2.5 points more accuracy
-#: (~3 standard errors of the paired difference); backprop at its smoke budget reaches ~0.5-0.6.
-MAX_PROBE_ERROR_RATIO = 0.85
 #: (rule, arch) whose hidden layers do not yet pass the probe at the smoke budget, with why.
 #: Figures: probe accuracy trained vs untrained (2 000 test images), measured at the smoke budget.
 _SOFTHEBB = (
@@ -207,53 +199,6 @@ HIDDEN_LEARNING_XFAIL: dict[tuple[str, str], str] = {
 }
 
 
-@torch.no_grad()
-def _last_hidden(rule, x: torch.Tensor) -> torch.Tensor:
-    """The last block's ``layers()`` activation, flattened (n, features), in batches (through
-    ``feedforward``, which ``layers()`` returns by default, so ``predict`` is not run)."""
-    rule.eval()
-    if rule.layer_readout == FEEDFORWARD:
-        return torch.cat(
-            [rule.feedforward(x[i : i + 500])[-1].flatten(1) for i in range(0, len(x), 500)]
-        )
-    name = rule.net.blocks[-1].name
-    return torch.cat([rule.layers(x[i : i + 500])[name].flatten(1) for i in range(0, len(x), 500)])
-
-
-def probe_error_ratio(trained, untrained, d) -> tuple[float, float, float]:
-    """(trained probe accuracy, untrained probe accuracy, ratio of their error rates)."""
-    fit_x, fit_y = d["x_train"][-N_PROBE_FIT:], d["y_train"][-N_PROBE_FIT:]
-    accs = []
-    for rule in (trained, untrained):
-        accs.append(
-            linear_probe_accuracy(
-                _last_hidden(rule, fit_x).numpy(),
-                fit_y.numpy(),
-                _last_hidden(rule, d["x_test"]).numpy(),
-                d["y_test"].numpy(),
-            )
-        )
-    return accs[0], accs[1], (1 - accs[0]) / max(1 - accs[1], 1e-9)
-
-
-def _smoke_train(rule, rule_id: str, arch: str, d):
-    smoke = smoke_budget(load_rule_config(rule_id), arch)
-    n = smoke["n_train"]
-    assert n <= len(d["x_train"]) - N_PROBE_FIT, (
-        f"{rule_id}: smoke n_train {n} overlaps the probe's"
-    )
-    return train(
-        rule,
-        d["x_train"][:n],
-        d["y_train"][:n],
-        d["x_test"],
-        d["y_test"],
-        epochs=smoke["epochs"],
-        batch_size=smoke["batch_size"],
-        log_every=0,
-    )
-
-
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("rule_id", RULES)
 def test_rule_learns_on_real_mnist(rule_id, arch, mnist_small):
@@ -262,7 +207,7 @@ def test_rule_learns_on_real_mnist(rule_id, arch, mnist_small):
     beats chance clearly (``smoke.min_accuracy``). The control stays at chance and does not move."""
     d = mnist_small
     rule, untrained = _build(rule_id, arch), _build(rule_id, arch)
-    res = _smoke_train(rule, rule_id, arch, d)
+    res = smoke_train(rule, rule_id, arch, d)
     if not rule.learns:
         assert res.test_accuracy < 0.2, f"{rule_id}: an untrained net should be near chance"
         assert all(torch.equal(a, b) for a, b in zip(rule.state_dict().values(),
@@ -291,7 +236,7 @@ def test_probe_fails_a_rule_whose_hidden_layers_are_frozen(mnist_small):
     rule, untrained = _build("bp", "mlp"), _build("bp", "mlp")
     for p in rule.net.blocks.parameters():
         p.requires_grad_(False)
-    res = _smoke_train(rule, "bp", "mlp", mnist_small)
+    res = smoke_train(rule, "bp", "mlp", mnist_small)
     assert res.test_accuracy > 0.4  # the readout alone learns (57 % here)
     acc, acc0, ratio = probe_error_ratio(rule, untrained, mnist_small)
     assert ratio > MAX_PROBE_ERROR_RATIO, (acc, acc0, ratio)
