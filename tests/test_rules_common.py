@@ -192,10 +192,6 @@ HIDDEN_LEARNING_XFAIL: dict[tuple[str, str], str] = {
         "step 0.05 1.21); before the bound, 6 000 images at 3e-5 gave 0.881; with it, 9 000 "
         "images x 2 epochs 0.834 (1.56): more training makes the convs less decodable"
     ),
-    ("dfa", "cnn"): (
-        "0.909 vs 0.893 (ratio 0.850, at the margin): at the grid's CNN lr (5e-4, set for CIFAR-10 "
-        "stability) DFA's convs move little in 94 steps (1 - rho conv1-3: 0.000, 0.014, 0.062)"
-    ),
 }
 
 
