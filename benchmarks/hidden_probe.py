@@ -2,6 +2,7 @@
 
     python -m benchmarks.hidden_probe                              # every learning rule, seeds 0-2
     python -m benchmarks.hidden_probe --rules hebbian rstdp --archs cnn --seeds 0 --jobs 2
+    python -m benchmarks.hidden_probe --rules dni --archs cnn --update   # rerun one, keep the rest
     python -m benchmarks.hidden_probe --table benchmarks/results/hidden_probe.csv
 
 The protocol of ``tests/test_rules_common.py::test_rule_learns_on_real_mnist``, over seeds and
@@ -208,6 +209,31 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     os.replace(tmp, path)
 
 
+def merge_rows(path: Path, new: list[dict]) -> list[dict]:
+    """``path``'s rows with those of every rule / arch / seed in ``new`` replaced by ``new``'s,
+    in the file's order (runs it did not have are appended)."""
+    with path.open(newline="") as fh:
+        old = list(csv.DictReader(fh))
+    if old and list(old[0]) != COLUMNS:
+        raise SystemExit(f"{path}: its columns {list(old[0])} are not this benchmark's {COLUMNS}")
+
+    def run(r: dict) -> tuple[str, str, str]:
+        return r["rule"], r["arch"], str(r["seed"])
+
+    fresh: dict[tuple[str, str, str], list[dict]] = {}
+    for r in new:
+        fresh.setdefault(run(r), []).append(r)
+    out, done = [], set()
+    for r in old:
+        key = run(r)
+        if key not in fresh:
+            out.append(r)
+        elif key not in done:
+            out.extend(fresh[key])
+            done.add(key)
+    return out + [r for key, rs in fresh.items() if key not in done for r in rs]
+
+
 def summary_table(rows: list[dict]) -> str:
     """Per rule and arch, the last hidden layer's error ratio on each seed and how many pass."""
     by: dict[tuple[str, str], list[dict]] = {}
@@ -242,6 +268,11 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--jobs", type=int, default=1, help="processes, one thread each")
     ap.add_argument("--csv", type=Path, default=Path("benchmarks/results/hidden_probe.csv"))
+    ap.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the CSV's other rows: replace only the rule / arch / seed runs made now",
+    )
     ap.add_argument("--table", type=Path, help="print this CSV's summary table and exit")
     return ap
 
@@ -261,6 +292,8 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=max(1, args.jobs), initializer=_one_thread) as pool:
         results = list(pool.map(run_one, *zip(*jobs, strict=True)))
     rows = [row for rs in results for row in rs]
+    if args.update and args.csv.is_file():
+        rows = merge_rows(args.csv, rows)
     write_csv(args.csv, rows)
     print(summary_table(rows))
     print(f"\n{len(rows)} rows -> {args.csv}")

@@ -64,3 +64,19 @@ def test_unknown_rule_is_refused_by_name(tmp_path):
     )  # fmt: skip
     assert out.returncode != 0 and "no_such_rule" in out.stderr
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_update_replaces_only_the_runs_made_again(tmp_path):
+    from benchmarks.hidden_probe import merge_rows
+
+    def row(rule, seed, layer, ratio):
+        return {c: "" for c in COLUMNS} | {"rule": rule, "arch": "cnn", "seed": seed,
+                                           "layer": layer, "error_ratio": ratio}  # fmt: skip
+
+    path = tmp_path / "p.csv"
+    write_csv(path, [row("a", 0, "l1", 1), row("a", 0, "l2", 1), row("b", 0, "l1", 1)])
+    new = [row("a", 0, "l1", 2), row("a", 0, "l2", 2), row("a", 1, "l1", 3)]
+    merged = merge_rows(path, new)
+    assert [(r["rule"], str(r["seed"]), str(r["error_ratio"])) for r in merged] == [
+        ("a", "0", "2"), ("a", "0", "2"), ("b", "0", "1"), ("a", "1", "3"),
+    ]  # fmt: skip
