@@ -107,9 +107,20 @@ def hidden_activations(rule: Rule, x: torch.Tensor, batch: int = 500) -> list[to
     return [torch.cat([c[j] for c in chunks]).flatten(1) for j in range(len(names))]
 
 
-def _probe(rule: Rule, d: dict[str, torch.Tensor], layer: int) -> float:
-    fit = hidden_activations(rule, d["x_train"][-N_PROBE_FIT:])[layer]
-    held_out = hidden_activations(rule, d["x_test"])[layer]
+def error_ratio(acc: float, acc0: float) -> float:
+    """Probe errors of the trained net as a fraction of the untrained net's."""
+    return (1 - acc) / max(1 - acc0, 1e-9)
+
+
+def _probe_features(rule: Rule, d) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Every hidden layer's activations on the probe's fit images and on the test images."""
+    return hidden_activations(rule, d["x_train"][-N_PROBE_FIT:]), hidden_activations(
+        rule, d["x_test"]
+    )
+
+
+def _probe(feats: tuple[list[torch.Tensor], list[torch.Tensor]], layer: int, d) -> float:
+    fit, held_out = feats[0][layer], feats[1][layer]
     return linear_probe_accuracy(
         fit.numpy(), d["y_train"][-N_PROBE_FIT:].numpy(), held_out.numpy(), d["y_test"].numpy()
     )
@@ -118,37 +129,28 @@ def _probe(rule: Rule, d: dict[str, torch.Tensor], layer: int) -> float:
 def probe_error_ratio(trained: Rule, untrained: Rule, d) -> tuple[float, float, float]:
     """On the last hidden layer: (trained probe accuracy, untrained probe accuracy, ratio of
     their error rates)."""
-    acc, acc0 = _probe(trained, d, -1), _probe(untrained, d, -1)
-    return acc, acc0, (1 - acc) / max(1 - acc0, 1e-9)
+    acc, acc0 = (_probe(_probe_features(r, d), -1, d) for r in (trained, untrained))
+    return acc, acc0, error_ratio(acc, acc0)
 
 
 def probe_layers(trained: Rule, untrained: Rule, d) -> list[dict]:
     """Per hidden layer: the layer, both probe accuracies, their error ratio and the layer's
     movement (1 - Spearman of the two nets' RDMs on the first ``N_RDM`` test images)."""
-    fit_y, test_y = d["y_train"][-N_PROBE_FIT:].numpy(), d["y_test"].numpy()
-    feats = {}
-    for key, rule in (("t", trained), ("u", untrained)):
-        feats[key] = (
-            hidden_activations(rule, d["x_train"][-N_PROBE_FIT:]),
-            hidden_activations(rule, d["x_test"]),
-        )
+    ft, fu = _probe_features(trained, d), _probe_features(untrained, d)
     names = [b.name for b in trained.net.blocks]
     moved = layer_change(
-        {n: a[:N_RDM].numpy() for n, a in zip(names, feats["t"][1], strict=True)},
-        {n: a[:N_RDM].numpy() for n, a in zip(names, feats["u"][1], strict=True)},
+        {n: a[:N_RDM].numpy() for n, a in zip(names, ft[1], strict=True)},
+        {n: a[:N_RDM].numpy() for n, a in zip(names, fu[1], strict=True)},
     )
     rows = []
     for j, name in enumerate(names):
-        acc, acc0 = (
-            linear_probe_accuracy(f[0][j].numpy(), fit_y, f[1][j].numpy(), test_y)
-            for f in (feats["t"], feats["u"])
-        )
+        acc, acc0 = _probe(ft, j, d), _probe(fu, j, d)
         rows.append(
             {
                 "layer": name,
                 "probe": acc,
                 "probe_untrained": acc0,
-                "error_ratio": (1 - acc) / max(1 - acc0, 1e-9),
+                "error_ratio": error_ratio(acc, acc0),
                 "layer_change": moved[name],
             }
         )
@@ -237,9 +239,12 @@ def merge_rows(path: Path, new: list[dict]) -> list[dict]:
 def summary_table(rows: list[dict]) -> str:
     """Per rule and arch, the last hidden layer's error ratio on each seed and how many pass."""
     by: dict[tuple[str, str], list[dict]] = {}
+    moved: dict[tuple[str, str], dict[str, list[float]]] = {}
     for r in rows:
+        key = (r["rule"], r["arch"])
+        moved.setdefault(key, {}).setdefault(r["layer"], []).append(float(r["layer_change"]))
         if str(r["last_hidden"]) == "True":
-            by.setdefault((r["rule"], r["arch"]), []).append(r)
+            by.setdefault(key, []).append(r)
     out = [
         f"| rule | net | error ratio per seed (pass <= {MAX_PROBE_ERROR_RATIO}) | passes | "
         "probe trained / untrained (mean) | layer change per layer (mean) |",
@@ -250,11 +255,7 @@ def summary_table(rows: list[dict]) -> str:
         n_pass = sum(str(r["passes"]) == "True" for r in rs)
         acc = np.mean([float(r["probe"]) for r in rs])
         acc0 = np.mean([float(r["probe_untrained"]) for r in rs])
-        moved = {}
-        for r in rows:
-            if (r["rule"], r["arch"]) == (rule, arch):
-                moved.setdefault(r["layer"], []).append(float(r["layer_change"]))
-        change = " / ".join(f"{k} {np.nanmean(v):.3f}" for k, v in moved.items())
+        change = " / ".join(f"{k} {np.nanmean(v):.3f}" for k, v in moved[(rule, arch)].items())
         out.append(
             f"| {rule} | {arch} | {ratios} | {n_pass}/{len(rs)} | {acc:.3f} / {acc0:.3f} | {change} |"
         )

@@ -13,6 +13,8 @@ import torch
 
 from benchmarks.hidden_probe import (
     MAX_PROBE_ERROR_RATIO,
+    N_CLASSES,
+    SHAPE,
     probe_error_ratio,
     smoke_train,
 )
@@ -24,7 +26,6 @@ from models.training import accuracy, build_rule
 
 RULES = registry.available()
 ARCHS = ["mlp", "cnn"]
-SHAPE, N_CLASSES = (1, 28, 28), 10
 
 
 @pytest.mark.parametrize("rule_id", RULES)
