@@ -158,22 +158,7 @@ def test_rule_layers_follow_the_one_definition(rule_id, arch, mnist_small):
 #: Figures: probe accuracy trained vs untrained (2 000 test images), measured at the smoke budget;
 #: every seed and layer: ``python -m benchmarks.hidden_probe``
 #: (``benchmarks/results/hidden_probe.csv``).
-_SOFTHEBB = (
-    "SoftHebb's label-free conv features are no more linearly decodable than the random convs at "
-    "this budget (probe per layer, trained vs untrained, conv1-3 and fc1 with centred inputs: "
-    "0.88 / 0.92 / 0.93 / 0.87 vs 0.92 / 0.95 / 0.96 / 0.89; conv3 stays less decodable at lr "
-    "0.01-1 and temperature 0.1-1: error ratio 1.37-6.8). Centring each block's input, which "
-    "makes the MLP pass (0.874 vs 0.834), lifts the CNN only to 1.15 and costs ~5 points on "
-    "CIFAR-10, so the CNN runs uncentred; neither lr 0.03 (1.11), temperature 0.1 (1.14), the "
-    "anti-Hebbian losers (1.09) nor 9 000 images (1.24; x 3 epochs 1.23, x 6 1.18) bring it under "
-    "the margin. Mechanism: most conv positions on MNIST see flat background, and their soft-WTA "
-    "winners learn the flat patch: conv1's filters end at |cosine| 0.90 with the constant filter "
-    "(init 0.28; centred 0.85); with the anti-Hebbian losers one channel becomes that detector "
-    "and the others barely learn (norms stay ~0.5 of 1)"
-)
 HIDDEN_LEARNING_XFAIL: dict[tuple[str, str], str] = {
-    ("hebbian", "cnn"): f"0.867 vs 0.893 (ratio 1.24; seeds 1 / 2: 1.23 / 1.12); {_SOFTHEBB}",
-    ("hebb3f", "cnn"): f"hidden blocks are hebbian's (same SoftHebb, same hparams); {_SOFTHEBB}",
     ("rstdp", "mlp"): (
         "0.757 vs 0.826 (ratio 1.39; seeds 1 / 2: 1.42 / 1.31): unsupervised k-WTA STDP moves "
         "fc1 little (1 - rho 0.011) and makes the rate features less linearly decodable than the "

@@ -72,7 +72,7 @@ def test_hidden_blocks_learn_exactly_as_hebbian_at_its_rates(mnist_small):
             hp3, hp = (
                 resolve_hparams(load_rule_config(r), arch, trainset) for r in ("hebb3f", "hebbian")
             )
-            keys = ("lr", "temperature", "centre_inputs")
+            keys = ("lr", "temperature", "centre_inputs", "subtractive_norm")
             assert [hp3[k] for k in keys] == [hp[k] for k in keys], (
                 f"{arch}/{trainset}: hebb3f's hidden rate is not hebbian's"
             )

@@ -31,17 +31,21 @@ def test_hidden_updates_ignore_labels_and_receive_no_gradient(mnist_small):
         assert all(blk.op.weight.grad is None and blk.op.bias.grad is None for blk in a.net.blocks)
 
 
+@pytest.mark.parametrize("subtractive", [False, True])
 @pytest.mark.parametrize("centred", [False, True])
 @pytest.mark.parametrize("anti", [False, True])
-def test_soft_hebb_matches_the_local_formula(anti, centred):
+def test_soft_hebb_matches_the_local_formula(anti, centred, subtractive):
     """dW_k = eta_k y_k (x - u_k w_k); with anti-Hebbian plasticity the losers' y_k change sign;
-    with a presynaptic mean m the Hebbian term reads x - m and the bias becomes -W m."""
+    with a presynaptic mean m the Hebbian term reads x - m and the bias becomes -W m; with
+    subtractive normalisation each neuron's Hebbian term loses its mean over its synapses."""
     torch.manual_seed(0)
     op = torch.nn.Linear(6, 4)
     x = torch.randn(5, 6) + 2.0
     m = torch.randn(6) + 2.0 if centred else None
     w0, b0 = op.weight.detach().clone(), op.bias.detach().clone()
-    soft_hebb_step(op, x, lr=0.1, temperature=0.5, anti_hebbian=anti, pre_mean=m)
+    soft_hebb_step(
+        op, x, lr=0.1, temperature=0.5, anti_hebbian=anti, pre_mean=m, subtractive=subtractive
+    )
     u = x @ w0.t() + b0  # (n, out) the post-synaptic pre-activation, with the bias it had
     z = (u - u.mean(1, keepdim=True)) / (u.std(1, keepdim=True) + 1e-6)
     y = torch.softmax(z / 0.5, 1)
@@ -49,7 +53,10 @@ def test_soft_hebb_matches_the_local_formula(anti, centred):
         winner = u == u.amax(1, keepdim=True)  # (n, out)
         y = torch.where(winner, y, -y)
     pre = x - m if centred else x
-    delta = y.t() @ pre - (y * u).sum(0)[:, None] * w0  # sum_n y_k (x_n - u_k w_k)
+    hebb = y.t() @ pre  # (out, in)
+    if subtractive:
+        hebb = hebb - hebb.mean(1, keepdim=True)
+    delta = hebb - (y * u).sum(0)[:, None] * w0  # sum_n y_k (x_n - u_k w_k)
     delta = delta / delta.abs().max()
     eta = 0.1 * (w0.norm(dim=1) - 1).abs().sqrt()
     assert torch.allclose(op.weight, w0 + eta[:, None] * delta, atol=1e-6)
@@ -97,6 +104,46 @@ def test_conv_hebbian_term_is_the_patch_correlation():
     patches = torch.nn.functional.unfold(x, 3, padding=1)  # (n, 2*3*3, 25)
     ref = torch.einsum("ncp,nkp->ck", post.flatten(2), patches).view(3, 2, 3, 3)
     assert torch.allclose(outer(op, x, post), ref, atol=1e-5)
+
+
+def _dc_share(w: torch.Tensor) -> float:
+    """The mean share of each filter's norm that lies along the constant filter."""
+    flat = w.flatten(1)
+    return float((flat.mean(1).abs() * flat.shape[1] ** 0.5 / flat.norm(dim=1)).mean())
+
+
+def test_conv_subtractive_norm_reads_each_patch_relative_to_its_mean():
+    """In a conv, subtractive normalisation is y_k (patch - mean of the patch): the filters'
+    Hebbian term sums to zero, so repeated steps on non-negative images drive each filter's mean
+    towards zero instead of towards the mean patch (what the plain rule learns)."""
+    from models.rules.hebbian._hebb_local import outer, per_neuron
+
+    torch.manual_seed(0)
+    op = torch.nn.Conv2d(2, 3, 3, padding=1)
+    x = torch.rand(2, 2, 5, 5)
+    w0 = op.weight.detach().clone()
+    soft_hebb_step(op, x, lr=0.1, temperature=0.5, subtractive=True)
+    with torch.no_grad():
+        u = torch.nn.functional.conv2d(x, w0, op.bias, padding=1)
+        z = (u - u.mean(1, keepdim=True)) / (u.std(1, keepdim=True) + 1e-6)
+        y = torch.softmax(z / 0.5, 1)
+        patches = torch.nn.functional.unfold(x, 3, padding=1)  # (n, 2*3*3, 25)
+        patches = patches - patches.mean(1, keepdim=True)  # each patch relative to its mean
+        hebb = torch.einsum("nkp,ncp->kc", y.flatten(2), patches).view_as(w0)
+        assert torch.allclose(
+            hebb, outer(op, x, y) - outer(op, x, y).mean((1, 2, 3), True), atol=1e-5
+        )
+        delta = hebb - per_neuron(w0, (y * u).sum((0, 2, 3)))
+        delta = delta / delta.abs().max()
+        eta = 0.1 * (w0.flatten(1).norm(dim=1) - 1).abs().sqrt()
+    assert torch.allclose(op.weight, w0 + per_neuron(delta, eta), atol=1e-6)
+    plain, sub = (torch.nn.Conv2d(2, 3, 3, padding=1) for _ in range(2))
+    sub.load_state_dict(plain.state_dict())
+    for _ in range(200):
+        soft_hebb_step(plain, x, lr=0.1, temperature=0.5)
+        soft_hebb_step(sub, x, lr=0.1, temperature=0.5, subtractive=True)
+    dc = [_dc_share(m.weight.detach()) for m in (plain, sub)]
+    assert dc[0] > 0.5 and dc[1] < 0.1, f"share of the filters' norm in their mean: {dc}"
 
 
 def test_conv_anti_hebbian_losers_are_per_position():

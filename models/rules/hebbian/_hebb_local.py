@@ -59,6 +59,7 @@ def soft_hebb_step(
     temperature: float,
     anti_hebbian: bool = False,
     pre_mean: torch.Tensor | None = None,
+    subtractive: bool = False,
 ) -> dict[str, float]:
     """Apply one SoftHebb update to ``op.weight`` from its own (detached) input ``x``.
 
@@ -72,7 +73,11 @@ def soft_hebb_step(
     feature or per input channel) the Hebbian term reads x - m (the covariance form, Sejnowski
     1977) and the bias is then set to -W m, so every neuron's drive is u = W (x - m): the centring
     half of SoftHebb's non-affine batch norm, kept in the net's own bias. Without it biases are not
-    plastic. Uses only x, m, u, y and W.
+    plastic. With ``subtractive`` each neuron's Hebbian term is made zero-sum over its synapses
+    (subtractive normalisation, Miller & MacKay 1994): y_k (x_i - mean_j x_j), the mean over the
+    neuron's own inputs (its receptive-field patch in a conv, zero padding included), so a
+    weight vector's mean component only decays and the filters cannot all become the mean patch.
+    Uses only x, m, u, y and W.
     """
     w = op.weight
     u = op(x)  # (n, out) or (n, out, h, w)
@@ -84,6 +89,8 @@ def soft_hebb_step(
         y = torch.where(loser, -y, y)
     pre = x if pre_mean is None else x - _channels(pre_mean, x)
     hebb = outer(op, pre, y)  # (out, ...) like w
+    if subtractive:  # heterosynaptic: every synapse of neuron k gives up its share of the total
+        hebb = hebb - hebb.flatten(1).mean(1).view(-1, *([1] * (hebb.dim() - 1)))
     dims = [0] + list(range(2, u.dim()))
     yu = (y * u).sum(dim=dims)  # (out,)
     delta = hebb - per_neuron(w, yu)
@@ -102,11 +109,12 @@ class SoftHebbBlocks(nn.Module):
     is a label-free running buffer: the cumulative mean of the first 10 batches, then an
     exponential moving average with rate 0.1."""
 
-    def init_input_means(self, centre: bool) -> None:
+    def init_input_means(self, centre: bool, subtractive: bool = False) -> None:
         """Register one running input mean per hidden block (used when ``centre``, the rule's
-        ``centre_inputs``)."""
+        ``centre_inputs``); ``subtractive`` is the rule's ``subtractive_norm``."""
         self._check("centre_inputs", centre, isinstance(centre, bool), "a bool")
-        self.centre = centre
+        self._check("subtractive_norm", subtractive, isinstance(subtractive, bool), "a bool")
+        self.centre, self.subtractive = centre, subtractive
         for i, block in enumerate(self.net.blocks):
             n_in = block.op.weight.shape[1]  # in_features, or in_channels of a conv
             self.register_buffer(f"input_mean{i}", torch.zeros(n_in))
@@ -135,6 +143,7 @@ class SoftHebbBlocks(nn.Module):
                 temperature=temperature,
                 anti_hebbian=anti_hebbian,
                 pre_mean=mean,
+                subtractive=self.subtractive,
             )["winner_share"]
             x = block(pre)
         return x.flatten(1), stats

@@ -42,7 +42,8 @@ class Hebb3F(SoftHebbBlocks, StandardisedReadout, Rule):
         "'hebbian' rule: MLP inputs read relative to their running mean, bias -W m (the CNN's "
         "config turns that off, as hebbian's); its departures from "
         "Journe et al. 2023: no variance scaling of each layer's input, no anti-Hebbian update of "
-        "the losers); only the readout uses the three-factor rule, eligibility (onehot(choice) - "
+        "the losers; the CNN's Hebbian term is zero-sum over each neuron's synapses, subtractive "
+        "normalisation, as hebbian's); only the readout uses the three-factor rule, eligibility (onehot(choice) - "
         "choice probabilities) x pre, gated by a scalar reward (correct = 1 / wrong = 0) minus a "
         "running baseline. Readout input is standardised by label-free running statistics.",
     )
@@ -57,6 +58,7 @@ class Hebb3F(SoftHebbBlocks, StandardisedReadout, Rule):
         choice_temperature: float = 1.0,
         baseline_rate: float = 0.05,
         centre_inputs: bool = True,
+        subtractive_norm: bool = False,
     ):
         super().__init__(net)
         self._check_positive(
@@ -74,7 +76,7 @@ class Hebb3F(SoftHebbBlocks, StandardisedReadout, Rule):
         self.lr, self.temperature, self.readout_lr = lr, temperature, readout_lr
         self.choice_temperature, self.baseline_rate = choice_temperature, baseline_rate
         self.register_buffer("reward_baseline", torch.full((), 1.0 / net.n_classes))
-        self.init_input_means(centre_inputs)
+        self.init_input_means(centre_inputs, subtractive_norm)
         self.init_feature_stats(net.readout.in_features)
 
     @torch.no_grad()

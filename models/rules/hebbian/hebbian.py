@@ -4,7 +4,8 @@ Updated: the weights of every hidden block (dense or conv), layer by layer, from
 detached input (pre-synaptic activity) and its own soft winner-take-all output (post-synaptic
 activity): dW_k = eta_k * y_k * (x - u_k w_k), y = softmax(u / T) over the neurons (per position for
 convs), an Oja-like plastic rule that keeps every weight vector near unit norm; x is read relative
-to its running mean, and the bias keeps each neuron's drive centred (with
+to its running mean, and the bias keeps each neuron's drive centred (with ``subtractive_norm``
+each neuron's Hebbian term is zero-sum over its synapses: subtractive normalisation; with
 ``anti_hebbian``, every neuron but the winner takes -y_k: SoftHebb's soft anti-Hebbian update). No
 label, error or gradient ever reaches a hidden block. Only the linear readout sees labels: it is trained by its own
 cross-entropy (delta rule, Adam) on the detached last-block features.
@@ -49,6 +50,12 @@ class Hebbian(SoftHebbBlocks, StandardisedReadout, Rule):
         "decodable than the untrained net's (MLP probe 0.852 vs 0.834; with it 0.874, seeds 1-2 "
         "0.877 / 0.879). The CNN's config turns it off: it left the convs no more decodable than "
         "the random init on MNIST and cost ~5 points on CIFAR-10 (one epoch: 28.2 vs 33.6 %). "
+        "Addition (option subtractive_norm, on for the CNN): each neuron's Hebbian term is made "
+        "zero-sum over its synapses, y_k (x_i - mean_j x_j) over its own inputs (subtractive "
+        "normalisation, Miller & MacKay 1994, Neural Comput. 6:100). Without it the convs learn "
+        "the mean (mostly flat) patch and every layer is less decodable than the random init's "
+        "(fc1 probe ratio 1.24); with it fc1's ratio is 0.66 / 0.77 / 0.66 (seeds 0-2; 0.98 / "
+        "0.96 on seeds 3-4) and CIFAR-10 rises from 33.6 to 42.4 % (one epoch). "
         "Departure: the losers' soft anti-Hebbian update (y_k -> -y_k for every "
         "neuron but the winner) is the option anti_hebbian, off by default (on the uncentred rule "
         "it lowered the smoke accuracy, 77.9 % vs 80.3 % MLP, 71.4 % vs 72.1 % CNN). "
@@ -66,6 +73,7 @@ class Hebbian(SoftHebbBlocks, StandardisedReadout, Rule):
         lr_decay: float = 1.0,
         anti_hebbian: bool = False,
         centre_inputs: bool = True,
+        subtractive_norm: bool = False,
     ):
         super().__init__(net)
         self._check_positive(lr=lr, temperature=temperature, readout_lr=readout_lr)
@@ -83,7 +91,7 @@ class Hebbian(SoftHebbBlocks, StandardisedReadout, Rule):
         )
         self._check("anti_hebbian", anti_hebbian, isinstance(anti_hebbian, bool), "a bool")
         self.anti_hebbian = anti_hebbian
-        self.init_input_means(centre_inputs)
+        self.init_input_means(centre_inputs, subtractive_norm)
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
         self.init_feature_stats(net.readout.in_features)
         self.optimizer = torch.optim.Adam(net.readout.parameters(), lr=readout_lr)
