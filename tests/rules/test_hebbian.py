@@ -106,6 +106,33 @@ def test_conv_hebbian_term_is_the_patch_correlation():
     assert torch.allclose(outer(op, x, post), ref, atol=1e-5)
 
 
+def _conv_u_y(x: torch.Tensor, w0: torch.Tensor, b0: torch.Tensor):
+    """A 3x3 same-padded conv's drive u and its soft-WTA output y at temperature 0.5."""
+    u = torch.nn.functional.conv2d(x, w0, b0, padding=1)  # (n, out, h, w)
+    z = (u - u.mean(1, keepdim=True)) / (u.std(1, keepdim=True) + 1e-6)
+    return u, torch.softmax(z / 0.5, 1)
+
+
+def _one_conv_step(x: torch.Tensor, **kwargs):
+    """One soft_hebb_step of a seeded 2 -> 3 channel conv on ``x``: the conv, its weights before
+    the step, and the u and y they gave."""
+    torch.manual_seed(0)
+    op = torch.nn.Conv2d(2, 3, 3, padding=1)
+    w0, b0 = op.weight.detach().clone(), op.bias.detach().clone()
+    soft_hebb_step(op, x, lr=0.1, temperature=0.5, **kwargs)
+    with torch.no_grad():
+        return (op, w0, *_conv_u_y(x, w0, b0))
+
+
+def _after_step(w0: torch.Tensor, hebb: torch.Tensor, y: torch.Tensor, u: torch.Tensor):
+    """The conv weights after one SoftHebb step at lr 0.1 with Hebbian term ``hebb``."""
+    from models.rules.hebbian._hebb_local import per_neuron
+
+    delta = hebb - per_neuron(w0, (y * u).sum((0, 2, 3)))
+    delta = delta / delta.abs().max()
+    return w0 + per_neuron(delta, 0.1 * (w0.flatten(1).norm(dim=1) - 1).abs().sqrt())
+
+
 def _dc_share(w: torch.Tensor) -> float:
     """The mean share of each filter's norm that lies along the constant filter."""
     flat = w.flatten(1)
@@ -116,27 +143,17 @@ def test_conv_subtractive_norm_reads_each_patch_relative_to_its_mean():
     """In a conv, subtractive normalisation is y_k (patch - mean of the patch): the filters'
     Hebbian term sums to zero, so repeated steps on non-negative images drive each filter's mean
     towards zero instead of towards the mean patch (what the plain rule learns)."""
-    from models.rules.hebbian._hebb_local import outer, per_neuron
+    from models.rules.hebbian._hebb_local import outer
 
-    torch.manual_seed(0)
-    op = torch.nn.Conv2d(2, 3, 3, padding=1)
-    x = torch.rand(2, 2, 5, 5)
-    w0 = op.weight.detach().clone()
-    soft_hebb_step(op, x, lr=0.1, temperature=0.5, subtractive=True)
+    x = torch.rand(2, 2, 5, 5, generator=torch.Generator().manual_seed(0))
+    op, w0, u, y = _one_conv_step(x, subtractive=True)
     with torch.no_grad():
-        u = torch.nn.functional.conv2d(x, w0, op.bias, padding=1)
-        z = (u - u.mean(1, keepdim=True)) / (u.std(1, keepdim=True) + 1e-6)
-        y = torch.softmax(z / 0.5, 1)
         patches = torch.nn.functional.unfold(x, 3, padding=1)  # (n, 2*3*3, 25)
         patches = patches - patches.mean(1, keepdim=True)  # each patch relative to its mean
         hebb = torch.einsum("nkp,ncp->kc", y.flatten(2), patches).view_as(w0)
-        assert torch.allclose(
-            hebb, outer(op, x, y) - outer(op, x, y).mean((1, 2, 3), True), atol=1e-5
-        )
-        delta = hebb - per_neuron(w0, (y * u).sum((0, 2, 3)))
-        delta = delta / delta.abs().max()
-        eta = 0.1 * (w0.flatten(1).norm(dim=1) - 1).abs().sqrt()
-    assert torch.allclose(op.weight, w0 + per_neuron(delta, eta), atol=1e-6)
+        plain_hebb = outer(op, x, y)
+        assert torch.allclose(hebb, plain_hebb - plain_hebb.mean((1, 2, 3), True), atol=1e-5)
+        assert torch.allclose(op.weight, _after_step(w0, hebb, y, u), atol=1e-6)
     plain, sub = (torch.nn.Conv2d(2, 3, 3, padding=1) for _ in range(2))
     sub.load_state_dict(plain.state_dict())
     for _ in range(200):
@@ -149,19 +166,10 @@ def test_conv_subtractive_norm_reads_each_patch_relative_to_its_mean():
 def test_conv_anti_hebbian_losers_are_per_position():
     """In a conv the winner is the channel with the largest u at each position: the anti-Hebbian
     step is the conv SoftHebb formula with every other channel's y negated there."""
-    from models.rules.hebbian._hebb_local import outer, per_neuron
+    from models.rules.hebbian._hebb_local import outer
 
-    torch.manual_seed(0)
-    op = torch.nn.Conv2d(2, 3, 3, padding=1)
-    x = torch.randn(2, 2, 5, 5)
-    w0 = op.weight.detach().clone()
-    soft_hebb_step(op, x, lr=0.1, temperature=0.5, anti_hebbian=True)
+    x = torch.randn(2, 2, 5, 5, generator=torch.Generator().manual_seed(0))
+    op, w0, u, y = _one_conv_step(x, anti_hebbian=True)
     with torch.no_grad():
-        u = torch.nn.functional.conv2d(x, w0, op.bias, padding=1)  # (n, 3, 5, 5)
-        z = (u - u.mean(1, keepdim=True)) / (u.std(1, keepdim=True) + 1e-6)
-        y = torch.softmax(z / 0.5, 1)
         y = torch.where(u == u.amax(1, keepdim=True), y, -y)  # losers per position
-        delta = outer(op, x, y) - per_neuron(w0, (y * u).sum((0, 2, 3)))
-        delta = delta / delta.abs().max()
-        eta = 0.1 * (w0.flatten(1).norm(dim=1) - 1).abs().sqrt()
-    assert torch.allclose(op.weight, w0 + per_neuron(delta, eta), atol=1e-6)
+        assert torch.allclose(op.weight, _after_step(w0, outer(op, x, y), y, u), atol=1e-6)
