@@ -39,8 +39,7 @@ class Hebb3F(SoftHebbBlocks, StandardisedReadout, Rule):
         reference="Fremaux & Gerstner (2016) Neuromodulated STDP, and theory of three-factor learning "
         "rules, Front. Neural Circuits 9:85; Legenstein et al. (2010) J. Neurosci. 30:8400",
         notes="Layer-wise combination: hidden blocks learn unsupervised with SoftHebb (two-factor, as the "
-        "'hebbian' rule: MLP inputs read relative to their running mean, bias -W m (the CNN's "
-        "config turns that off, as hebbian's); its departures from "
+        "'hebbian' rule: inputs read relative to their running mean, bias -W m; its departures from "
         "Journe et al. 2023: no variance scaling of each layer's input, no anti-Hebbian update of "
         "the losers; the CNN's Hebbian term is zero-sum over each neuron's synapses, subtractive "
         "normalisation, as hebbian's); only the readout uses the three-factor rule, eligibility (onehot(choice) - "
