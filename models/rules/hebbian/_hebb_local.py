@@ -109,9 +109,10 @@ class SoftHebbBlocks(nn.Module):
     is a label-free running buffer: the cumulative mean of the first 10 batches, then an
     exponential moving average with rate 0.1."""
 
-    def init_input_means(self, centre: bool, subtractive: bool = False) -> None:
-        """Register one running input mean per hidden block (used when ``centre``, the rule's
-        ``centre_inputs``); ``subtractive`` is the rule's ``subtractive_norm``."""
+    def init_plasticity(self, centre: bool, subtractive: bool) -> None:
+        """Set the blocks' plasticity options, the rule's ``centre_inputs`` and
+        ``subtractive_norm``, and register one running input mean per hidden block (read when
+        ``centre``)."""
         self._check("centre_inputs", centre, isinstance(centre, bool), "a bool")
         self._check("subtractive_norm", subtractive, isinstance(subtractive, bool), "a bool")
         self.centre, self.subtractive = centre, subtractive

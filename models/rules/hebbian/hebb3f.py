@@ -75,7 +75,7 @@ class Hebb3F(SoftHebbBlocks, StandardisedReadout, Rule):
         self.lr, self.temperature, self.readout_lr = lr, temperature, readout_lr
         self.choice_temperature, self.baseline_rate = choice_temperature, baseline_rate
         self.register_buffer("reward_baseline", torch.full((), 1.0 / net.n_classes))
-        self.init_input_means(centre_inputs, subtractive_norm)
+        self.init_plasticity(centre_inputs, subtractive_norm)
         self.init_feature_stats(net.readout.in_features)
 
     @torch.no_grad()

@@ -92,7 +92,7 @@ class Hebbian(SoftHebbBlocks, StandardisedReadout, Rule):
         )
         self._check("anti_hebbian", anti_hebbian, isinstance(anti_hebbian, bool), "a bool")
         self.anti_hebbian = anti_hebbian
-        self.init_input_means(centre_inputs, subtractive_norm)
+        self.init_plasticity(centre_inputs, subtractive_norm)
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
         self.init_feature_stats(net.readout.in_features)
         self.optimizer = torch.optim.Adam(net.readout.parameters(), lr=readout_lr)
