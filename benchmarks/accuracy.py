@@ -5,6 +5,8 @@
     python -m benchmarks.accuracy --budget full          # config/full.yaml's budget (GPU)
     python -m benchmarks.accuracy --budget full --rules eqprop --archs cnn --trainsets cifar10 \
         --batch-size 128 --set lr=0.0005 --max-minutes 20 --csv results.csv
+    python -m benchmarks.accuracy --budget full --rules hebbian --archs cnn --trainsets cifar10 \
+        --csv benchmarks/results/full_budget.csv --update   # rerun one row of the results table
     python -m benchmarks.accuracy --table benchmarks/results/full_budget.csv   # a CSV as a table
 
 Budgets come from config/config.yaml (or config/full.yaml with --budget full) and
@@ -14,8 +16,9 @@ running at the cap stops after its current minibatch; the row then records the e
 seen and ``epochs`` as their fraction of the training set (``stopped``: ``time cap``).
 ``--min-epochs N`` lets no cap stop a run before it has seen every training image N times.
 ``--data-dir`` reads ``<dir>/<trainset>.npz`` written by ``python -m pipelines.prepare`` instead of
-decoding the archives again. Runs on CUDA when present. Prints a markdown table (and appends CSV rows:
-accuracies in %, with the seed, device, date and commit of the code that ran).
+decoding the archives again. Runs on CUDA when present. Prints a markdown table; ``--csv`` appends
+one row per run (accuracies in %, with the seed, device, date and commit of the code that ran), or,
+with ``--update``, puts it in place of the file's row for the same rule / arch / trainset / seed.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import numpy as np
 import torch
 import yaml
 
+from benchmarks.csv_rows import check_columns, read_rows, update_rows
 from brain_data.trainsets import as_tensors, load_trainset, trainset_info
 from models import registry
 from models.rule_config import load_rule_config, load_yaml, resolve_hparams, resolve_training
@@ -213,11 +217,15 @@ def run_one(
     }
 
 
+def run_key(row: dict) -> tuple[str, str, str, str]:
+    """A run of this benchmark: rule, arch, training set and seed."""
+    return row["rule"], row["arch"], row["trainset"], str(row["seed"])
+
+
 def results_table(path: Path) -> str:
     """A CSV of this benchmark as a markdown table beside the references: per row the examples seen,
     the test accuracy and whether it meets the reference (``yes`` / ``no (x below)``)."""
-    with path.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_rows(path, COLUMNS)
     out = [
         "| rule | net | epochs | examples seen | test % | reference % | meets it? | stopped | device |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -237,17 +245,10 @@ def results_table(path: Path) -> str:
 
 def append_row(path: Path, row: dict) -> None:
     """Append ``row`` to the CSV at ``path`` (header first if new; another header is refused)."""
-    if path.is_file() and path.stat().st_size:
+    new = not (path.is_file() and path.stat().st_size)
+    if not new:
         with path.open(newline="") as fh:
-            header = next(csv.reader(fh), [])
-        if header != COLUMNS:
-            raise SystemExit(
-                f"{path}: its columns {header} are not this benchmark's {COLUMNS}; "
-                "write to a new file"
-            )
-        new = False
-    else:
-        new = True
+            check_columns(path, next(csv.reader(fh), []), COLUMNS)
     with path.open("a", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
         if new:
@@ -291,6 +292,12 @@ def parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--data-dir", type=Path, default=None, help="prepared <trainset>.npz files")
     ap.add_argument("--csv", type=Path, default=None, help="append one row per run")
+    ap.add_argument(
+        "--update",
+        action="store_true",
+        help="with --csv: each run replaces the file's row of the same rule / arch / trainset / "
+        "seed where it stands (new runs are appended); the file is rewritten whole",
+    )
     ap.add_argument("--log-every", type=int, default=0, help="log progress every N batches")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
@@ -316,6 +323,10 @@ def main() -> None:
     unknown = sorted(set(rules) - set(registry.available()))
     if unknown:
         raise SystemExit(f"unknown rule(s) {unknown}; known: {registry.available()}")
+    if args.update and args.csv is None:
+        raise SystemExit("--update rewrites the --csv file: give --csv")
+    if args.csv is not None:
+        read_rows(args.csv, COLUMNS, missing_ok=True)  # a file of other columns: refused now
     print(f"device: {device}\n")
     print(table_header(), flush=True)
     for trainset in args.trainsets:
@@ -324,7 +335,9 @@ def main() -> None:
             for arch in args.archs:
                 row = run_one(rule_id, arch, trainset, data, config, args, device)
                 print(table_row(row), flush=True)
-                if args.csv is not None:
+                if args.csv is not None and args.update:
+                    update_rows(args.csv, [row], COLUMNS, run_key)
+                elif args.csv is not None:
                     append_row(args.csv, row)
 
 

@@ -19,9 +19,6 @@ seed and layer, with budget, device, date and commit, and prints a summary table
 from __future__ import annotations
 
 import argparse
-import csv
-import os
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -32,6 +29,7 @@ import torch
 
 from analyses.hidden_learning import layer_change, linear_probe_accuracy
 from benchmarks.accuracy import commit, device_name
+from benchmarks.csv_rows import read_rows, update_rows, write_rows
 from brain_data.trainsets import as_tensors, load_trainset
 from models import registry
 from models.rule_config import load_rule_config, resolve_hparams, smoke_budget
@@ -200,40 +198,9 @@ def _one_thread() -> None:
     torch.set_num_threads(1)  # each worker process: one thread (the device column says so)
 
 
-def write_csv(path: Path, rows: list[dict]) -> None:
-    """Write ``rows`` to ``path`` whole (a temporary file renamed over it: never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".csv.tmp")
-    with os.fdopen(fd, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
-
-
-def merge_rows(path: Path, new: list[dict]) -> list[dict]:
-    """``path``'s rows with those of every rule / arch / seed in ``new`` replaced by ``new``'s,
-    in the file's order (runs it did not have are appended)."""
-    with path.open(newline="") as fh:
-        old = list(csv.DictReader(fh))
-    if old and list(old[0]) != COLUMNS:
-        raise SystemExit(f"{path}: its columns {list(old[0])} are not this benchmark's {COLUMNS}")
-
-    def run(r: dict) -> tuple[str, str, str]:
-        return r["rule"], r["arch"], str(r["seed"])
-
-    fresh: dict[tuple[str, str, str], list[dict]] = {}
-    for r in new:
-        fresh.setdefault(run(r), []).append(r)
-    out, done = [], set()
-    for r in old:
-        key = run(r)
-        if key not in fresh:
-            out.append(r)
-        elif key not in done:
-            out.extend(fresh[key])
-            done.add(key)
-    return out + [r for key, rs in fresh.items() if key not in done for r in rs]
+def run_key(row: dict) -> tuple[str, str, str]:
+    """A run of this benchmark: rule, arch and seed (one row per hidden layer)."""
+    return row["rule"], row["arch"], str(row["seed"])
 
 
 def summary_table(rows: list[dict]) -> str:
@@ -281,8 +248,7 @@ def parser() -> argparse.ArgumentParser:
 def main() -> None:
     args = parser().parse_args()
     if args.table is not None:
-        with args.table.open(newline="") as fh:
-            print(summary_table(list(csv.DictReader(fh))))
+        print(summary_table(read_rows(args.table, COLUMNS)))
         return
     known = registry.available()
     rules = args.rules or [r for r in known if registry.get(r).learns]
@@ -293,9 +259,10 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=max(1, args.jobs), initializer=_one_thread) as pool:
         results = list(pool.map(run_one, *zip(*jobs, strict=True)))
     rows = [row for rs in results for row in rs]
-    if args.update and args.csv.is_file():
-        rows = merge_rows(args.csv, rows)
-    write_csv(args.csv, rows)
+    if args.update:
+        rows = update_rows(args.csv, rows, COLUMNS, run_key)
+    else:
+        write_rows(args.csv, rows, COLUMNS)
     print(summary_table(rows))
     print(f"\n{len(rows)} rows -> {args.csv}")
 

@@ -14,7 +14,6 @@ and appends its row to ``<out>/accuracy.csv`` when it ends.
 from __future__ import annotations
 
 import argparse
-import csv
 import subprocess
 import sys
 import time
@@ -23,7 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.accuracy import table_header, table_row
+from benchmarks.accuracy import COLUMNS, table_header, table_row
+from benchmarks.csv_rows import read_rows
 from models.rule_config import load_yaml
 
 MARGIN_MIN = 1.0  # a job's last epoch and evaluation may overrun its cap
@@ -107,8 +107,7 @@ def main() -> None:
     for job, code in zip(jobs, codes, strict=True):
         if code != 0:
             print(f"{job_name(job)}: {'not started' if code < 0 else f'exit {code}'}")
-    path = args.out / "accuracy.csv"
-    rows = list(csv.DictReader(path.open())) if path.is_file() else []
+    rows = read_rows(args.out / "accuracy.csv", COLUMNS, missing_ok=True)
     print(table_header())
     for row in rows:
         print(table_row(row))

@@ -119,3 +119,32 @@ def test_min_epochs_keeps_the_cap_from_cutting_the_first_epochs(tmp_path, mnist_
     (row,) = csv.DictReader((tmp_path / "a.csv").open())
     assert row["stopped"] == "time cap" and row["epochs"] == "1", row
     assert row["examples_seen"] == "1000", row
+
+
+def test_update_reruns_one_row_of_a_results_file_in_place(tmp_path):
+    """``--csv F --update`` puts the run's row where F's row of the same rule / arch / trainset /
+    seed stood and keeps the others; a file of other columns is refused before any training."""
+    from benchmarks.accuracy import COLUMNS
+    from benchmarks.csv_rows import read_rows, write_rows
+
+    path = tmp_path / "fb.csv"
+    stale = dict.fromkeys(COLUMNS, "") | {"rule": "bp", "arch": "mlp", "trainset": "mnist",
+                                         "seed": 0, "test_accuracy": -1}  # fmt: skip
+    other = stale | {"rule": "ff", "test_accuracy": 50.0}
+    write_rows(path, [other, stale, other | {"seed": 1}], COLUMNS)
+    cmd = [sys.executable, "-m", "benchmarks.accuracy", "--rules", "bp", "--archs", "mlp",
+           "--trainsets", "mnist", "--n-train", "500", "--epochs", "1", "--arch-set",
+           "hidden=[16]", "--threads", "1", "--csv", str(path), "--update"]  # fmt: skip
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = read_rows(path, COLUMNS)
+    assert [(r["rule"], r["seed"]) for r in rows] == [("ff", "0"), ("bp", "0"), ("ff", "1")]
+    assert float(rows[1]["test_accuracy"]) > 10 and rows[1]["examples_seen"] == "500"
+    assert rows[0]["test_accuracy"] == "50.0" and rows[2]["test_accuracy"] == "50.0"
+    foreign = tmp_path / "other.csv"
+    foreign.write_text("rule,epochs\nbp,1\n")
+    out = subprocess.run(
+        cmd[:-3] + ["--csv", str(foreign), "--update"], cwd=REPO, capture_output=True, text=True
+    )
+    assert out.returncode != 0 and "other.csv: its columns" in out.stderr
+    assert "| bp |" not in out.stdout  # refused before training

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.csv_rows import write_rows
 from benchmarks.hidden_probe import (
     COLUMNS,
     MAX_PROBE_ERROR_RATIO,
+    run_key,
     run_one,
     summary_table,
-    write_csv,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,7 +43,7 @@ def test_csv_is_written_whole_and_read_back_as_a_table(tmp_path):
         for s, er in ((0, 0.5), (1, 0.9)) for lay in ("fc1", "fc2")
     ]  # fmt: skip
     path = tmp_path / "sub" / "probe.csv"
-    write_csv(path, rows)
+    write_rows(path, rows, COLUMNS)
     assert [p.name for p in path.parent.iterdir()] == ["probe.csv"]  # no temporary file left
     with path.open(newline="") as fh:
         back = list(csv.DictReader(fh))
@@ -67,16 +68,18 @@ def test_unknown_rule_is_refused_by_name(tmp_path):
 
 
 def test_update_replaces_only_the_runs_made_again(tmp_path):
-    from benchmarks.hidden_probe import merge_rows
+    from benchmarks.csv_rows import update_rows
 
     def row(rule, seed, layer, ratio):
         return {c: "" for c in COLUMNS} | {"rule": rule, "arch": "cnn", "seed": seed,
                                            "layer": layer, "error_ratio": ratio}  # fmt: skip
 
     path = tmp_path / "p.csv"
-    write_csv(path, [row("a", 0, "l1", 1), row("a", 0, "l2", 1), row("b", 0, "l1", 1)])
+    write_rows(path, [row("a", 0, "l1", 1), row("a", 0, "l2", 1), row("b", 0, "l1", 1)], COLUMNS)
     new = [row("a", 0, "l1", 2), row("a", 0, "l2", 2), row("a", 1, "l1", 3)]
-    merged = merge_rows(path, new)
-    assert [(r["rule"], str(r["seed"]), str(r["error_ratio"])) for r in merged] == [
+    update_rows(path, new, COLUMNS, run_key)
+    with path.open(newline="") as fh:
+        merged = list(csv.DictReader(fh))
+    assert [(r["rule"], r["seed"], r["error_ratio"]) for r in merged] == [
         ("a", "0", "2"), ("a", "0", "2"), ("b", "0", "1"), ("a", "1", "3"),
     ]  # fmt: skip
