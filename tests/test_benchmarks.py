@@ -148,3 +148,21 @@ def test_update_reruns_one_row_of_a_results_file_in_place(tmp_path):
     )
     assert out.returncode != 0 and "other.csv: its columns" in out.stderr
     assert "| bp |" not in out.stdout  # refused before training
+
+
+def test_results_md_shows_the_result_files_as_they_are():
+    """RESULTS.md's two tables are the committed CSVs rendered by their benchmarks' ``--table``: a
+    rerun row (``--update``) that is not carried into the notes, or a hand edit, fails here."""
+    from benchmarks.accuracy import results_table
+    from benchmarks.csv_rows import read_rows
+    from benchmarks.hidden_probe import COLUMNS, summary_table
+
+    results = REPO / "benchmarks" / "results"
+    notes = (REPO / "benchmarks" / "RESULTS.md").read_text()
+    accuracy = results_table(results / "full_budget.csv")
+    probe = summary_table(read_rows(results / "hidden_probe.csv", COLUMNS))
+    for name, table in (("full_budget.csv", accuracy), ("hidden_probe.csv", probe)):
+        missing = [line for line in table.splitlines() if line not in notes.splitlines()]
+        assert table in notes, (
+            f"RESULTS.md does not show {name} as it is: {missing[:3] or 'rows moved or added'}"
+        )
