@@ -255,6 +255,8 @@ def main() -> None:
     unknown = sorted(set(rules) - set(known))
     if unknown:
         raise SystemExit(f"unknown rule(s) {unknown}; choose from {known}")
+    if args.update:
+        read_rows(args.csv, COLUMNS, missing_ok=True)  # a file of other columns: refused now
     jobs = [(r, a, s) for r in rules for a in args.archs for s in args.seeds]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs), initializer=_one_thread) as pool:
         results = list(pool.map(run_one, *zip(*jobs, strict=True)))

@@ -83,3 +83,15 @@ def test_update_replaces_only_the_runs_made_again(tmp_path):
     assert [(r["rule"], r["seed"], r["error_ratio"]) for r in merged] == [
         ("a", "0", "2"), ("a", "0", "2"), ("b", "0", "1"), ("a", "1", "3"),
     ]  # fmt: skip
+
+
+def test_update_refuses_another_benchmarks_file_before_training(tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("rule,epochs\nbp,1\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.hidden_probe", "--rules", "bp", "--archs", "mlp",
+         "--seeds", "0", "--csv", str(path), "--update"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode != 0 and "other.csv: its columns ['rule', 'epochs']" in out.stderr
+    assert "| bp |" not in out.stdout and path.read_text() == "rule,epochs\nbp,1\n"
