@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from models import arch as arch_lib
 from models import registry
+from models.rule_config import load_rule_config, resolve_hparams
 from models.training import build_rule
 from tests.rules.scaffold import (
     SHAPE,
@@ -34,11 +35,13 @@ from tests.rules.scaffold import random_batch as _batch
 #: Rules with no credit-assignment constraint to test: backprop itself, the untrained control,
 #: and SimCLR (end-to-end backprop of a label-free loss by design).
 EXEMPT = {"bp", "random", "simclr"}
-SMALL = {"mlp": {"hidden": [64, 32]}, "cnn": {"channels": [8, 16], "hidden": 32}}
+SMALL = {"mlp": {"hidden": [64, 32]}, "cnn": {"channels": [12, 16], "hidden": 32}}
 
 
 def _maker(rule_id, arch="mlp", small=True, **hp):
+    """The rule as its config sets it for ``arch`` on MNIST (``hp`` on top), on a small net."""
     params = SMALL[arch] if small else None
+    hp = {**resolve_hparams(load_rule_config(rule_id), arch, "mnist"), **hp}
     return lambda: build_rule(rule_id, arch, SHAPE, 10, arch_params=params, hparams=hp, seed=0)
 
 
@@ -271,6 +274,10 @@ CONSTRAINT_TESTS: dict[str, list[tuple[str, str, dict, tuple[str, ...]]]] = {
         ),
         (_HERE, "test_hidden_blocks_get_no_gradient", {"rule_id": "hebb3f", **_MLP}, _NO_BACKWARD),
         (_HERE, "test_hidden_update_ignores_layers_above", {"rule_id": "hebb3f", **_MLP}, (_NL,)),
+        # the CNN as configured (subtractive normalisation): also local, label-free, gradient-free
+        (_HERE, "test_hidden_blocks_get_no_gradient", {"rule_id": "hebb3f", **_CNN}, _NO_BACKWARD),
+        (_HERE, "test_hidden_update_ignores_layers_above", {"rule_id": "hebb3f", **_CNN}, (_NL,)),
+        (_HERE, "test_hidden_updates_ignore_labels", {"rule_id": "hebb3f", **_CNN}, (_LAB,)),
     ],
     "hebbian": [
         (
@@ -281,6 +288,10 @@ CONSTRAINT_TESTS: dict[str, list[tuple[str, str, dict, tuple[str, ...]]]] = {
         ),
         (_HERE, "test_hidden_blocks_get_no_gradient", {"rule_id": "hebbian", **_MLP}, _NO_BACKWARD),
         (_HERE, "test_hidden_update_ignores_layers_above", {"rule_id": "hebbian", **_MLP}, (_NL,)),
+        # the CNN as configured (subtractive normalisation): also local, label-free, gradient-free
+        (_HERE, "test_hidden_blocks_get_no_gradient", {"rule_id": "hebbian", **_CNN}, _NO_BACKWARD),
+        (_HERE, "test_hidden_update_ignores_layers_above", {"rule_id": "hebbian", **_CNN}, (_NL,)),
+        (_HERE, "test_hidden_updates_ignore_labels", {"rule_id": "hebbian", **_CNN}, (_LAB,)),
     ],
     "hsic": [
         (_HERE, "test_update_is_the_local_losses", {"rule_id": "hsic", **_MLP}, (_WT, _GFP, _NL)),
@@ -345,6 +356,7 @@ CONSTRAINT_TESTS: dict[str, list[tuple[str, str, dict, tuple[str, ...]]]] = {
     ],
     "sigprop": [
         (_HERE, "test_update_is_the_local_losses", {"rule_id": "sigprop", **_MLP}, _ALL_LOCAL),
+        (_HERE, "test_update_is_the_local_losses", {"rule_id": "sigprop", **_CNN}, _ALL_LOCAL),
         (
             "test_sigprop",
             "test_targets_take_the_input_path_and_lower_updates_ignore_upper_blocks",
