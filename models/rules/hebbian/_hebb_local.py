@@ -90,7 +90,7 @@ def soft_hebb_step(
     pre = x if pre_mean is None else x - _channels(pre_mean, x)
     hebb = outer(op, pre, y)  # (out, ...) like w
     if subtractive:  # heterosynaptic: every synapse of neuron k gives up its share of the total
-        hebb = hebb - hebb.flatten(1).mean(1).view(-1, *([1] * (hebb.dim() - 1)))
+        hebb = hebb - hebb.mean(dim=tuple(range(1, hebb.dim())), keepdim=True)
     dims = [0] + list(range(2, u.dim()))
     yu = (y * u).sum(dim=dims)  # (out,)
     delta = hebb - per_neuron(w, yu)
