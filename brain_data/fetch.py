@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,36 +192,42 @@ def _gunzip_sha256(path: Path) -> str:
 def _fetch_gunzip(spec: FileSpec, target: Path) -> Path:
     """Fetch a file whose sha256 is of its decompressed content (pooch checks raw bytes only).
 
-    A fresh copy is downloaded beside the cache and checked before it replaces ``target``; a copy
-    that fails the check is quarantined, and ``target`` (which another entry may validate) is
-    never deleted.
+    A fresh copy is downloaded into a private folder under the cache (so parallel jobs never share
+    a path) and checked before it replaces ``target``; a copy that fails the check is quarantined,
+    and ``target`` (which another entry may validate) is never deleted.
     """
     if target.is_file() and _gunzip_sha256(target) == spec.sha256:
         return target
-    incoming = cache_dir() / ".incoming" / spec.mirror
-    incoming.parent.mkdir(parents=True, exist_ok=True)
-    incoming.unlink(missing_ok=True)
-    path = Path(
-        pooch.retrieve(
-            spec.url or f"local:{spec.mirror}",
-            known_hash=None,
-            fname=incoming.name,
-            path=incoming.parent,
-            downloader=_MirrorFirst(spec),
-            progressbar=False,
+    incoming = cache_dir() / ".incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    # a private folder per call: parallel jobs fetching the same file never share a path
+    with tempfile.TemporaryDirectory(dir=incoming) as tmp:
+        path = Path(
+            pooch.retrieve(
+                spec.url or f"local:{spec.mirror}",
+                known_hash=None,
+                fname=target.name,
+                path=tmp,
+                downloader=_MirrorFirst(spec),
+                progressbar=False,
+            )
         )
-    )
-    actual = _gunzip_sha256(path)
-    if actual != spec.sha256:
-        kept = _quarantine(path, spec)
-        raise DataIntegrityError(
-            _bad_hash(spec, f"the sha256 of its decompressed content is {actual}")
-            + f" The refused copy is kept in {kept}"
-            + (f"; {target} is left as it was." if target.is_file() else ".")
-        )
-    if target.is_file():  # a stale or damaged copy: keep it aside rather than delete it
-        _quarantine(target, spec)
-    os.replace(path, target)
+        actual = _gunzip_sha256(path)
+        if actual != spec.sha256:
+            kept = _quarantine(path, spec)
+            raise DataIntegrityError(
+                _bad_hash(spec, f"the sha256 of its decompressed content is {actual}")
+                + f" The refused copy is kept in {kept}"
+                + (f"; {target} is left as it was." if target.is_file() else ".")
+            )
+        if target.is_file():
+            if _gunzip_sha256(target) == spec.sha256:  # another job placed it meanwhile
+                return target
+            try:  # a stale or damaged copy: kept aside, not deleted
+                _quarantine(target, spec)
+            except FileNotFoundError:  # another job moved it aside first
+                pass
+        os.replace(path, target)
     return target
 
 

@@ -428,3 +428,53 @@ def test_file_entries_with_control_characters_or_a_bad_hash_are_refused(entry, m
     base = {"name": "r.npy", "url": "u", "sha256": "0" * 64}
     with pytest.raises((RecordingError, DataIntegrityError), match=rf"spec.yaml: {message}"):
         FileSpec.from_dict({**base, **entry}, "ds", "spec.yaml")
+
+
+def _fetch_after_barrier(spec, barrier, results):
+    """Child of the concurrency test: wait for the others, fetch, report the outcome."""
+    barrier.wait()
+    try:
+        results.put(str(fetch(spec).read_bytes()[:2]))
+    except Exception as err:  # reported to the parent, which fails the test with it
+        results.put(f"{type(err).__name__}: {err}")
+
+
+@pytest.mark.parametrize("hash_of", ["gunzip", "raw"])
+def test_concurrent_fetches_of_one_file_all_succeed(tmp_path, monkeypatch, hash_of):
+    """Parallel jobs (Snakemake, the benchmarks' worker processes) that fetch the same file into an
+    empty cache each get the intact file: no job sees another's half-moved download."""
+    import gzip
+    import hashlib
+    import multiprocessing as mp
+    import time
+
+    from tests.recording_fixtures import use_tmp_mirror
+
+    mirror = use_tmp_mirror(tmp_path, monkeypatch)
+    (mirror / "ds").mkdir()
+    blob = gzip.compress(b"payload" * 1000, mtime=0)
+    (mirror / "ds" / "x.gz").write_bytes(blob)
+    digest = hashlib.sha256(b"payload" * 1000 if hash_of == "gunzip" else blob).hexdigest()
+    spec = FileSpec("x.gz", "https://example.invalid/x.gz", digest, "ds/x.gz",
+                    hash_of if hash_of == "gunzip" else "file")  # fmt: skip
+    copy = fetch_mod._MirrorFirst.__call__
+
+    def slow_copy(self, *args, **kwargs):  # widen the window in which the jobs overlap
+        time.sleep(0.05)
+        return copy(self, *args, **kwargs)
+
+    monkeypatch.setattr(fetch_mod._MirrorFirst, "__call__", slow_copy)
+    ctx = mp.get_context("fork")
+    n = 6
+    barrier, results = ctx.Barrier(n), ctx.Queue()
+    jobs = [
+        ctx.Process(target=_fetch_after_barrier, args=(spec, barrier, results)) for _ in range(n)
+    ]
+    for j in jobs:
+        j.start()
+    outcomes = [results.get(timeout=60) for _ in jobs]
+    for j in jobs:
+        j.join(timeout=60)
+    assert outcomes == [str(blob[:2])] * n, outcomes
+    assert (tmp_path / "cache" / "ds" / "x.gz").read_bytes() == blob
+    assert not (tmp_path / "cache" / ".quarantine").exists(), "an intact copy was quarantined"
