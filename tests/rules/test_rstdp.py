@@ -42,6 +42,35 @@ def test_stdp_is_a_function_of_spike_timing_only():
     assert torch.allclose(dw, ref, atol=1e-4)
 
 
+
+def test_covariance_stdp_depresses_each_input_by_its_running_mean(mnist_small):
+    """``centre_pre``: at a winner's first spike (step t) each synapse changes by fired-by-t minus
+    a_minus x the running mean of fired-by-t, so a silent input depresses; the mean is of the
+    block's own input spikes (first batch: that batch's mean), never of labels."""
+    rule = _rule()
+    op = rule.net.blocks[0].op
+    T, n = 4, 3
+    pre = (torch.rand(T, n, 784) < 0.3).float()
+    post = (torch.rand(T, n, op.out_features) < 0.2).float()
+    mean = torch.rand(T, 784)
+    dw = rule.stdp(op, pre.flatten(0, 1), post, torch.ones(n, op.out_features), pre_mean=mean)
+    fired = pre.cummax(0).values
+    ref = torch.zeros_like(op.weight)
+    for i in range(n):
+        for k in range(op.out_features):
+            ts = torch.nonzero(post[:, i, k]).flatten()
+            if len(ts):
+                t = int(ts[0])
+                ref[k] += fired[t, i] - rule.a_minus * mean[t]
+    assert torch.allclose(dw, ref, atol=1e-4)
+    silent = fired[-1].sum(0) == 0  # inputs that never spiked: only depressed (where any post fired)
+    assert (dw[:, silent] <= 0).all()
+    x = mnist_small["x_train"][:32]
+    rule.train_step(x, mnist_small["y_train"][:32])
+    spikes = rule.encode(x).flatten(2)  # (T, n, 784): block 0's input spikes
+    assert torch.allclose(rule.pre_mean0, spikes.cummax(0).values.mean(1))
+
+
 def test_decision_layer_is_gated_by_a_scalar_reward(mnist_small):
     x = mnist_small["x_train"][:16]
     rule = _rule()
