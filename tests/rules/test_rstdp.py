@@ -42,7 +42,6 @@ def test_stdp_is_a_function_of_spike_timing_only():
     assert torch.allclose(dw, ref, atol=1e-4)
 
 
-
 def test_covariance_stdp_depresses_each_input_by_its_running_mean(mnist_small):
     """``centre_pre``: at a winner's first spike (step t) each synapse changes by fired-by-t minus
     a_minus x the running mean of fired-by-t, so a silent input depresses; the mean is of the
@@ -63,7 +62,7 @@ def test_covariance_stdp_depresses_each_input_by_its_running_mean(mnist_small):
                 t = int(ts[0])
                 ref[k] += fired[t, i] - rule.a_minus * mean[t]
     assert torch.allclose(dw, ref, atol=1e-4)
-    silent = fired[-1].sum(0) == 0  # inputs that never spiked: only depressed (where any post fired)
+    silent = fired[-1].sum(0) == 0  # inputs that never spiked: only ever depressed
     assert (dw[:, silent] <= 0).all()
     x = mnist_small["x_train"][:32]
     rule.train_step(x, mnist_small["y_train"][:32])
