@@ -159,30 +159,6 @@ def test_rule_layers_follow_the_one_definition(rule_id, arch, mnist_small):
 #: every seed and layer: ``python -m benchmarks.hidden_probe``
 #: (``benchmarks/results/hidden_probe.csv``).
 HIDDEN_LEARNING_XFAIL: dict[tuple[str, str], str] = {
-    ("rstdp", "mlp"): (
-        "0.757 vs 0.826 (ratio 1.39; seeds 1 / 2: 1.42 / 1.31): unsupervised k-WTA STDP moves "
-        "fc1 little (1 - rho 0.011) and makes the rate features less linearly decodable than the "
-        "random init; it is fc2's STDP "
-        "(homeostasis only, STDP lr 1e-7: 0.825, ratio 1.0). Its depression of late-firing inputs "
-        "drives fc2's rate units silent (active 0.50 -> 0.21); a smaller hidden LTD / LTP ratio "
-        "than the decision layer's 1.0 helps but does not pass on every seed (0.25: 0.93; 0.1: "
-        "0.88 / 0.99 / 0.87, seeds 0-2; 0.1 with 200 STDP batches on 9 000 images 0.79 / 0.95; at "
-        "0.1, k_winners 2-64, target rate 0.2, lr 2e-3, 90 STDP batches, 16 steps, leak 1 or "
-        "threshold 0.5 leave seed 1 at >= 0.91, mean of seeds 0-2 0.84-0.94); "
-        "more STDP at ratio 1.0 is worse (lr 2e-3 2.09, 200 batches 1.93); SoftHebb's fix, a "
-        "zero-sum STDP change per neuron (subtractive normalisation), lifts it only to 1.01 / 1.13 "
-        "/ 1.06. Probed on spike counts (layer_readout, both nets) fc2 passes (0.73 / 0.77 / 0.78) "
-        "but homeostasis alone (STDP lr 1e-7) does better (0.64 / 0.66 / 0.69): the gain is the "
-        "adapted thresholds', not STDP's"
-    ),
-    ("rstdp", "cnn"): (
-        "0.882 vs 0.894 (ratio 1.11; seeds 1 / 2: 1.14 / 1.08; 2 threads: 0.878, 1.15): as on the "
-        "MLP, STDP's k-WTA rate features are less linearly decodable than the random init at this "
-        "budget (9 000 images x 3 epochs: 1.05). A hidden LTD / LTP ratio of 0.25 instead of 1.0 "
-        "makes them more decodable on seed 0 (0.922, ratio 0.73) but not robustly (seeds 1 / 2: "
-        "0.91 / 0.85; 0.5: 0.81 / 0.95). On spike counts the untrained fc1 reads 0.21 (thresholds "
-        "not yet adapted); STDP's 0.61 is below homeostasis alone's 0.69 (STDP lr 1e-7)"
-    ),
     ("ngc", "cnn"): (
         "0.900 vs 0.893 (ratio 0.94; seeds 1 / 2: 0.94 / 1.03): the encoder's grid lr 3e-5 moves "
         "the convs little (1 - rho conv3 0.016, fc1 0.078); faster encoders move them more but "
