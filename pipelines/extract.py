@@ -64,14 +64,18 @@ def main(argv: list[str] | None = None) -> None:
     _check_lengths(args)
     torch.set_num_threads(1)
     evaluation_only()  # no optimiser steps here: skip torch's compiler import
-    stimuli = load_stimuli(args.stimset)
+    stimuli, table = None, None
     inputs: dict[str, torch.Tensor] = {}
-    table = ModelTable.empty(stimuli.n_stimuli)
     movement = []
     for rec_path, snap_path, act_out, rdm_out in zip(
         args.records, args.snapshots, args.activations_out, args.rdms_out, strict=True
     ):
         rec = read_json(rec_path)
+        # the run's own files first: a corrupt one is refused before any stimulus is fetched
+        snaps = load_torch(snap_path, rec.get("snapshots_sha256"), what="snapshot file")
+        if stimuli is None:
+            stimuli = load_stimuli(args.stimset)
+            table = ModelTable.empty(stimuli.n_stimuli)
         if rec["trainset"] not in inputs:  # (n, c, h, w) in the training set's input format
             inputs[rec["trainset"]] = model_input(
                 stimuli.images, trainset_info(rec["trainset"])["input"]
@@ -86,7 +90,6 @@ def main(argv: list[str] | None = None) -> None:
             hparams=rec.get("hparams"),
             seed=rec["seed"],
         )
-        snaps = load_torch(snap_path, rec.get("snapshots_sha256"), what="snapshot file")
         kind = "control" if registry.get(rec["rule"]).card.family == "control" else "rule"
         n_snap = len(snaps["states"])
         for i, state in enumerate(snaps["states"]):

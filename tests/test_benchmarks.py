@@ -121,7 +121,7 @@ def test_min_epochs_keeps_the_cap_from_cutting_the_first_epochs(tmp_path, mnist_
     assert row["examples_seen"] == "1000", row
 
 
-def test_update_reruns_one_row_of_a_results_file_in_place(tmp_path):
+def test_update_reruns_one_row_of_a_results_file_in_place(tmp_path, mnist_small):
     """``--csv F --update`` puts the run's row where F's row of the same rule / arch / trainset /
     seed stood and keeps the others; a file of other columns is refused before any training."""
     from benchmarks.accuracy import COLUMNS

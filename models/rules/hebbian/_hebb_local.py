@@ -40,6 +40,12 @@ def per_neuron(w: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     return w * c.view(-1, *([1] * (w.dim() - 1)))  # (out,) -> (out, 1[, 1, 1])
 
 
+def running_mean_rate(n_batches: int) -> float:
+    """Update rate of a label-free running mean after ``n_batches`` batches: the cumulative mean of
+    the first 10 batches, then an exponential moving average with rate 0.1."""
+    return max(1.0 / float(n_batches), 0.1)
+
+
 def _channels(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """A per-feature (dense) or per-channel (conv) vector shaped to broadcast against ``like``."""
     return v.view(1, -1, *([1] * (like.dim() - 2)))
@@ -128,7 +134,7 @@ class SoftHebbBlocks(nn.Module):
         """One unsupervised pass: every block learns, then feeds the next; returns the last
         block's output flattened (n, features) and each block's mean winner share."""
         self.hebb_batches += 1
-        rate = max(1.0 / float(self.hebb_batches), 0.1)
+        rate = running_mean_rate(int(self.hebb_batches))
         stats: dict[str, float] = {}
         for i, block in enumerate(self.net.blocks):
             pre = block.prepare(x).detach()

@@ -11,8 +11,8 @@ spiked by then potentiates. With ``centre_pre`` (default) every synapse also dep
 input that fired earlier than usual potentiates and one that is silent or later than usual
 depresses (covariance STDP; Mozafari's pairing, as in SpykeTorch, also depresses silent inputs,
 but by a fixed LTD / LTP ratio). Without it, only pre spikes after the post's first spike depress
-(pair-based; silent inputs do not change). The hidden update is *additive* (no soft bounds: it does not scale with
-w(1 - w)); after each update synaptic scaling restores every neuron's initial weight norm, which
+(pair-based; silent inputs do not change). The hidden update is *additive* (no soft bounds: it
+does not scale with w(1 - w)); after each update synaptic scaling restores every neuron's initial weight norm, which
 bounds the weights instead (Mozafari's soft-bounded [0, 1] hidden weights collapsed to one ink
 detector here). Thresholds adapt homeostatically to a target firing rate. The decision (the
 output neuron with most spikes) is rewarded (+) or punished (-): the winner's synapses, excitatory
@@ -31,7 +31,7 @@ from torch import nn
 
 from models.registry import register
 from models.rules.base import Rule, RuleCard
-from models.rules.hebbian._hebb_local import outer, per_neuron
+from models.rules.hebbian._hebb_local import outer, per_neuron, running_mean_rate
 
 
 def synaptic_scaling(w: torch.Tensor, norm: torch.Tensor) -> torch.Tensor:
@@ -315,7 +315,7 @@ class RSTDP(Rule):
             self._homeostasis(self.theta_out, sim["out_spikes"])
             return sim
         self.n_stdp += 1
-        rate = max(1.0 / float(self.n_stdp), 0.1)  # cumulative mean of 10 batches, then an EMA
+        rate = running_mean_rate(int(self.n_stdp))
         for i, (block, rec) in enumerate(zip(self.net.blocks, sim["blocks"], strict=True)):
             mean = None
             if self.centre_pre:
