@@ -22,23 +22,35 @@ def test_hidden_stdp_ignores_labels_and_gradients(mnist_small):
     assert all(p.grad is None for p in a.parameters())
 
 
-def test_stdp_is_a_function_of_spike_timing_only():
-    rule = _rule()
+def _random_spikes(rule, T=4, n=3):
+    """Random pre (T, n, 784) and post (T, n, out) spikes for block 0, and its op."""
     op = rule.net.blocks[0].op
-    T, n = 4, 3
-    pre = (torch.rand(T, n, 784) < 0.3).float()
-    post = (torch.rand(T, n, op.out_features) < 0.2).float()
-    mask = torch.ones(n, op.out_features)
-    dw = rule.stdp(op, pre.flatten(0, 1), post, mask)
-    # reference: loop over first post spikes; pre fired at/before -> +1, pre fires only later -> -a_minus
+    return (
+        op,
+        (torch.rand(T, n, 784) < 0.3).float(),
+        (torch.rand(T, n, op.out_features) < 0.2).float(),
+    )
+
+
+def _reference_stdp(op, pre, post, ltd) -> torch.Tensor:
+    """dW by a loop over the first post spikes: each synapse gets fired-by-t minus ``ltd(t, i)``."""
     fired = pre.cummax(0).values
     ref = torch.zeros_like(op.weight)
-    for i in range(n):
+    for i in range(pre.shape[1]):
         for k in range(op.out_features):
             ts = torch.nonzero(post[:, i, k]).flatten()
             if len(ts):
                 t = int(ts[0])
-                ref[k] += fired[t, i] - rule.a_minus * (fired[-1, i] - fired[t, i])
+                ref[k] += fired[t, i] - ltd(t, i)
+    return ref
+
+
+def test_stdp_is_a_function_of_spike_timing_only():
+    rule = _rule()
+    op, pre, post = _random_spikes(rule)
+    dw = rule.stdp(op, pre.flatten(0, 1), post, torch.ones(pre.shape[1], op.out_features))
+    fired = pre.cummax(0).values  # pre fired at/before t: +1; pre fires only later: -a_minus
+    ref = _reference_stdp(op, pre, post, lambda t, i: rule.a_minus * (fired[-1, i] - fired[t, i]))
     assert torch.allclose(dw, ref, atol=1e-4)
 
 
@@ -47,21 +59,13 @@ def test_covariance_stdp_depresses_each_input_by_its_running_mean(mnist_small):
     a_minus x the running mean of fired-by-t, so a silent input depresses; the mean is of the
     block's own input spikes (first batch: that batch's mean), never of labels."""
     rule = _rule()
-    op = rule.net.blocks[0].op
-    T, n = 4, 3
-    pre = (torch.rand(T, n, 784) < 0.3).float()
-    post = (torch.rand(T, n, op.out_features) < 0.2).float()
-    mean = torch.rand(T, 784)
-    dw = rule.stdp(op, pre.flatten(0, 1), post, torch.ones(n, op.out_features), pre_mean=mean)
-    fired = pre.cummax(0).values
-    ref = torch.zeros_like(op.weight)
-    for i in range(n):
-        for k in range(op.out_features):
-            ts = torch.nonzero(post[:, i, k]).flatten()
-            if len(ts):
-                t = int(ts[0])
-                ref[k] += fired[t, i] - rule.a_minus * mean[t]
+    op, pre, post = _random_spikes(rule)
+    mean = torch.rand(pre.shape[0], 784)
+    mask = torch.ones(pre.shape[1], op.out_features)
+    dw = rule.stdp(op, pre.flatten(0, 1), post, mask, pre_mean=mean)
+    ref = _reference_stdp(op, pre, post, lambda t, i: rule.a_minus * mean[t])
     assert torch.allclose(dw, ref, atol=1e-4)
+    fired = pre.cummax(0).values
     silent = fired[-1].sum(0) == 0  # inputs that never spiked: only ever depressed
     assert (dw[:, silent] <= 0).all()
     x = mnist_small["x_train"][:32]
