@@ -48,7 +48,7 @@ def _reference_stdp(op, pre, post, ltd) -> torch.Tensor:
 def test_stdp_is_a_function_of_spike_timing_only():
     rule = _rule()
     op, pre, post = _random_spikes(rule)
-    dw = rule.stdp(op, pre.flatten(0, 1), post, torch.ones(pre.shape[1], op.out_features))
+    dw = rule.stdp(op, pre.cummax(0).values, post, torch.ones(pre.shape[1], op.out_features))
     fired = pre.cummax(0).values  # pre fired at/before t: +1; pre fires only later: -a_minus
     ref = _reference_stdp(op, pre, post, lambda t, i: rule.a_minus * (fired[-1, i] - fired[t, i]))
     assert torch.allclose(dw, ref, atol=1e-4)
@@ -62,7 +62,7 @@ def test_covariance_stdp_depresses_each_input_by_its_running_mean(mnist_small):
     op, pre, post = _random_spikes(rule)
     mean = torch.rand(pre.shape[0], 784)
     mask = torch.ones(pre.shape[1], op.out_features)
-    dw = rule.stdp(op, pre.flatten(0, 1), post, mask, pre_mean=mean)
+    dw = rule.stdp(op, pre.cummax(0).values, post, mask, pre_mean=mean)
     ref = _reference_stdp(op, pre, post, lambda t, i: rule.a_minus * mean[t])
     assert torch.allclose(dw, ref, atol=1e-4)
     fired = pre.cummax(0).values

@@ -263,21 +263,17 @@ class RSTDP(Rule):
         """(T, n, ...): whether each pre neuron has spiked at or before each step, from (T*n, ...)."""
         return pre.view(time_steps, -1, *pre.shape[1:]).cummax(0).values
 
-    @staticmethod
-    def fired_by_mean(fired: torch.Tensor) -> torch.Tensor:
-        """(T, inputs): ``fired_by``'s mean over examples (and positions: per input channel)."""
-        return fired.mean(dim=[1] + list(range(3, fired.dim())))
-
     @torch.no_grad()
     def stdp(
         self,
         op: nn.Module,
-        pre: torch.Tensor,
+        fired: torch.Tensor,
         spk: torch.Tensor,
         mask: torch.Tensor,
         pre_mean: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """First-spike STDP dW (like op.weight) from pre spikes (T*n, ...) and post spikes (T, n, ...).
+        """First-spike STDP dW (like op.weight) from ``fired`` (T, n, ...: ``fired_by`` of the pre
+        spikes) and post spikes (T, n, ...).
 
         At each winner's first spike (step t) a synapse changes by ``fired - a_minus * m``: fired
         (0 / 1) is whether its pre neuron has spiked by t. Without ``pre_mean``, m is whether the
@@ -286,8 +282,7 @@ class RSTDP(Rule):
         on average (its running mean): LTP for an input earlier than usual, LTD for one later or
         silent (covariance STDP).
         """
-        T, n = spk.shape[:2]
-        fired = self.fired_by(pre, T)  # (T, n, ...)
+        T = spk.shape[0]
         if pre_mean is None:
             ltd = fired[-1:] - fired  # (T, n, ...) pre spikes only after t
         else:  # (T, inputs) -> (T, 1, inputs[, 1, 1])
@@ -317,13 +312,13 @@ class RSTDP(Rule):
         self.n_stdp += 1
         rate = running_mean_rate(int(self.n_stdp))
         for i, (block, rec) in enumerate(zip(self.net.blocks, sim["blocks"], strict=True)):
-            mean = None
-            if self.centre_pre:
+            fired, mean = self.fired_by(rec["pre"], self.time_steps), None  # (T, n, ...)
+            if self.centre_pre:  # over examples (and positions: per input channel)
                 mean = getattr(self, f"pre_mean{i}")
-                mean.lerp_(self.fired_by_mean(self.fired_by(rec["pre"], self.time_steps)), rate)
+                mean.lerp_(fired.mean(dim=[1] + list(range(3, fired.dim()))), rate)
             dw = self.stdp(
                 block.op,
-                rec["pre"],
+                fired,
                 rec["spikes"],
                 self._winners(rec["spikes"], rec["current"]),
                 pre_mean=mean,
