@@ -3,33 +3,21 @@ another family (shared mechanics are helpers, ``_*.py``, not rules)."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 
 from models import registry
+from models.provenance import imported_modules
 
 RULES = Path(registry.__file__).parent / "rules"
-
-
-def _imported_modules(path: Path) -> set[str]:
-    """Every ``models.rules...`` module a file imports (``from x import y`` counts x.y too)."""
-    out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            out.add(node.module)
-            out |= {f"{node.module}.{a.name}" for a in node.names}
-    return {m for m in out if m.startswith("models.rules.")}
 
 
 def cross_family_rule_imports(path: Path, family: str) -> list[str]:
     """Rules of another family that the file at ``path`` (in ``family``) imports."""
     ids = set(registry.available())
     bad = set()
-    for mod in _imported_modules(path):
+    for mod in imported_modules(path, under="models.rules"):
         parts = mod.split(".")
         if len(parts) >= 4 and parts[3] in ids and parts[2] != family:
             bad.add(".".join(parts[:4]))

@@ -168,6 +168,42 @@ def _digests(root: Path) -> dict[str, str]:
     }
 
 
+def _project_copy(run: Path, work: Path) -> Path:
+    """A finished run (results and Snakemake's metadata) with a copy of the project's code beside it."""
+    shutil.copytree(run, work, ignore=shutil.ignore_patterns("report.zip"))
+    for name in ("Snakefile", "dvc.yaml"):
+        shutil.copy2(REPO / name, work / name)
+    for name in ("workflow", "config", "models", "brain_data", "analyses", "pipelines", "reports"):
+        shutil.copytree(REPO / name, work / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return work
+
+
+def test_editing_a_rules_code_retrains_that_rule_only(workflow_run, tmp_path):
+    """The train step's params carry a digest of the rule's source: Snakemake's params trigger
+    retrains the rule whose module changed, and every rule when shared code (arch.py) did."""
+    work = _project_copy(workflow_run, tmp_path / "project")
+
+    def changed() -> set[str]:
+        # cwd: `python -m` puts it first on sys.path, so the copy's code is the one imported
+        proc = subprocess.run(
+            [sys.executable, "-m", "snakemake", "-s", str(work / "Snakefile"), "--configfile",
+             str(work / "config" / "test.yaml"), "--directory", str(work), "--list-changes",
+             "params"],
+            env={**os.environ, "PYTHONPATH": str(work)}, cwd=work, capture_output=True,
+            text=True, timeout=300,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return set(re.findall(r"results/checkpoints/(\w+)/\S+\.pt\b", proc.stdout))
+
+    assert changed() == set()  # the same code in another directory: nothing to retrain
+    rule_file = work / "models" / "rules" / "baselines" / "bp.py"
+    rule_file.write_text(rule_file.read_text() + "\n# edited\n")
+    assert changed() == {"bp"}
+    shared = work / "models" / "arch.py"
+    shared.write_text(shared.read_text() + "\n# edited\n")
+    assert changed() == {"bp", "random"}
+
+
 def _dvc(cwd: Path, *args: str) -> str:
     proc = subprocess.run(
         [sys.executable, "-m", "dvc", *args], cwd=cwd, capture_output=True, text=True, timeout=600
@@ -179,12 +215,7 @@ def _dvc(cwd: Path, *args: str) -> str:
 def test_dvc_push_pull_restores_identical_outputs_and_no_rerun(workflow_run, tmp_path):
     """Version a finished run with the repo's dvc.yaml, push, wipe, pull: same bytes, no work."""
     pytest.importorskip("dvc")
-    work = tmp_path / "project"
-    shutil.copytree(workflow_run, work, ignore=shutil.ignore_patterns("report.zip"))
-    for name in ("Snakefile", "dvc.yaml"):
-        shutil.copy2(REPO / name, work / name)
-    for name in ("workflow", "config", "models", "brain_data", "analyses", "pipelines", "reports"):
-        shutil.copytree(REPO / name, work / name, ignore=shutil.ignore_patterns("__pycache__"))
+    work = _project_copy(workflow_run, tmp_path / "project")
     _dvc(work, "init", "--no-scm", "-q")
     _dvc(work, "config", "core.analytics", "false")
     _dvc(work, "remote", "add", "-d", "store", str(tmp_path / "remote"))
