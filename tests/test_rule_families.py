@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from models import registry
-from models.provenance import imported_modules
+from pipelines.code_digest import imported_modules
 
 RULES = Path(registry.__file__).parent / "rules"
 
@@ -17,7 +17,7 @@ def cross_family_rule_imports(path: Path, family: str) -> list[str]:
     """Rules of another family that the file at ``path`` (in ``family``) imports."""
     ids = set(registry.available())
     bad = set()
-    for mod in imported_modules(path, under="models.rules"):
+    for mod in imported_modules(path, under=("models.rules",)):
         parts = mod.split(".")
         if len(parts) >= 4 and parts[3] in ids and parts[2] != family:
             bad.add(".".join(parts[:4]))

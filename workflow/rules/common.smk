@@ -7,8 +7,8 @@ from brain_data.recordings import (
 )
 from brain_data.specs import load_spec
 from models.controls import CONTROLS
-from models.provenance import source_digest
 from models.rule_config import load_rule_config, resolve_hparams, resolve_training
+from pipelines.code_digest import rule_digest, step_digest  # params: a step reruns when its code changes
 from pipelines.workers import run_step  # `run:` steps: in long-lived worker processes
 
 PY = sys.executable
@@ -136,12 +136,12 @@ def model_pair_paths(pattern):
 
 def get_train_params(wildcards):
     """JSON for pipelines.train: hyper-parameters, arch parameters, training budget and seeds of one
-    (rule, network), and the digest of the rule's source (``models.provenance``): Snakemake's params
-    trigger then retrains a rule whose code changed."""
+    (rule, network), and the digest of the rule's source (``pipelines.code_digest``): Snakemake's
+    params trigger then retrains a rule whose code changed."""
     rule_cfg = load_rule_config(wildcards.rule)
     return json.dumps({
         "rule": wildcards.rule, "arch": wildcards.arch, "trainset": wildcards.trainset,
-        "code": source_digest(wildcards.rule),
+        "code": rule_digest(wildcards.rule),
         "seeds": [int(s) for s in SEEDS],
         "hparams": resolve_hparams(rule_cfg, wildcards.arch, wildcards.trainset, config["budget"]),
         "arch_params": config["arch_params"].get(wildcards.arch, {}),

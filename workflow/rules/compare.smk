@@ -13,6 +13,7 @@ rule ceilings:
     log:
         "logs/ceilings/{recording}.log",
     params:
+        code=step_digest("pipelines.ceilings"),
         spec=json.dumps({"methods": config["rsa"]["methods"], "n_boot": config["rsa"]["n_boot"],
                          "boot_seed": config["rsa"]["seed"], "ci": config["rsa"].get("ci", "subjects")},
                         sort_keys=True),
@@ -36,6 +37,7 @@ rule compare:
     log:
         "logs/compare/{model}/{recording}.log",
     params:
+        code=step_digest("pipelines.compare"),
         spec=get_compare_params,
     message:
         "RSA of {wildcards.model} (all networks and snapshots) vs {wildcards.recording}"
@@ -67,6 +69,7 @@ rule aggregate:
     log:
         "logs/aggregate/aggregate.log",
     params:
+        code=step_digest("pipelines.aggregate"),
         spec=json.dumps({"n_boot": config["rsa"]["n_boot"], "boot_seed": config["rsa"]["seed"],
                          "alpha": config["rsa"]["alpha"], "ci": config["rsa"]["ci"],
                          "match_accuracy": config["match_accuracy"]}),

@@ -1,6 +1,8 @@
 # Data: training sets and recordings, fetched (mirror first) and checked.
 
 
+# No code digest in its params (every other step has one): a rerun would rewrite the arrays that
+# every training job reads, and so retrain every rule after any edit to the data-fetching code.
 rule prepare_trainset:
     output:
         data="results/trainsets/{trainset}.npz",
@@ -20,6 +22,8 @@ rule brain_rdms:
         meta="results/brain/{recording}.json",
     log:
         "logs/brain_rdms/{recording}.log",
+    params:
+        code=step_digest("pipelines.brain"),
     message:
         "Loading and validating recording {wildcards.recording}"
     run:

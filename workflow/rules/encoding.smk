@@ -11,6 +11,7 @@ rule encode:
     log:
         "logs/encode/{rule}/{arch}/{trainset}/seed{seed}/{recording}.log",
     params:
+        code=step_digest("pipelines.encode"),
         spec=get_encoding_params,
     message:
         "Encoding models of {wildcards.rule} {wildcards.arch} {wildcards.trainset} seed {wildcards.seed} for {wildcards.recording}"
@@ -27,6 +28,8 @@ rule aggregate_encoding:
         scores="results/encoding.csv",
     log:
         "logs/aggregate_encoding/aggregate_encoding.log",
+    params:
+        code=step_digest("pipelines.encode"),
     message:
         "Aggregating the encoding-model scores of every run"
     run:

@@ -22,6 +22,7 @@ rule report:
         "logs/report/report.log",
     threads: config["threads"]["report"]  # processes rendering figures
     params:
+        code=step_digest("pipelines.report"),
         title=config["report"]["title"],
         config=json.dumps(config, sort_keys=True, default=str),
         timecourse=lambda wc, input: (f"--timecourse {input.timecourse[0]} --peaks {input.timecourse[1]}"

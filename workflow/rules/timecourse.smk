@@ -11,6 +11,7 @@ rule compare_time:
     log:
         "logs/compare_time/{rule}/{arch}/{trainset}/seed{seed}/{recording}.log",
     params:
+        code=step_digest("pipelines.compare_time"),
         spec=get_timecourse_params,
     message:
         "Time-resolved RSA of {wildcards.rule} {wildcards.arch} {wildcards.trainset} seed {wildcards.seed} vs {wildcards.recording}"
@@ -29,6 +30,8 @@ rule aggregate_time:
         peaks="results/timecourse_peaks.csv",
     log:
         "logs/aggregate_time/aggregate_time.log",
+    params:
+        code=step_digest("pipelines.compare_time"),
     message:
         "Aggregating the time-resolved scores of every run"
     run:

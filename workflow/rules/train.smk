@@ -36,6 +36,8 @@ rule extract:
         rdms=rule_run_outputs(MODEL_RDMS),
     log:
         "logs/extract/{rule}/{stimset}.log",
+    params:
+        code=step_digest("pipelines.extract"),
     message:
         "Layer RDMs of every {wildcards.rule} network and snapshot on {wildcards.stimset}"
     run:
@@ -51,6 +53,7 @@ rule control:
     log:
         "logs/control/{control}/{stimset}.log",
     params:
+        code=step_digest("pipelines.controls"),
         spec=json.dumps({"nets": NETS}),
     message:
         "Control model {wildcards.control} on {wildcards.stimset}"
