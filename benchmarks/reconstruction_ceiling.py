@@ -27,7 +27,7 @@ import torch
 from benchmarks import hidden_probe as hp
 from benchmarks.accuracy import commit, device_name
 from benchmarks.csv_rows import read_rows, update_rows
-from models.rules.discrepancy._pc_local import sq_loss
+from models.rules.discrepancy._pc_local import forward_record, sq_loss
 from models.training import train
 
 OUT = Path("benchmarks/results/reconstruction_ceiling.csv")
@@ -59,10 +59,7 @@ def train_autoencoder(rule, x: torch.Tensor, epochs: int, lr: float) -> None:
     opt = torch.optim.Adam([*net.blocks[-1].parameters(), *top.parameters()], lr=lr)
     for _ in range(epochs):
         for i in range(0, len(x), BATCH):
-            with torch.no_grad():
-                h = x[i : i + BATCH]
-                for block in net.blocks[:-1]:
-                    h = block(h)  # (n, c, h, w): conv3's output
+            h = forward_record(net, x[i : i + BATCH])[0][-2]  # (n, c, h, w): conv3's output
             loss = sq_loss(top(net.blocks[-1](h)), h)
             opt.zero_grad(set_to_none=True)
             loss.backward()

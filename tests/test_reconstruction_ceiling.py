@@ -7,15 +7,13 @@ import torch
 
 from benchmarks import hidden_probe as hp
 from benchmarks.reconstruction_ceiling import parse_budget, train_autoencoder
-from models.rules.discrepancy._pc_local import sq_loss
+from models.rules.discrepancy._pc_local import forward_record, sq_loss
 
 
 def _reconstruction_error(rule, x: torch.Tensor) -> float:
+    hs, _ = forward_record(rule.net, x)  # [x, conv1, conv2, conv3, fc1]
     with torch.no_grad():
-        h = x
-        for block in rule.net.blocks[:-1]:
-            h = block(h)
-        return float(sq_loss(rule.generators[-1](rule.net.blocks[-1](h)), h))
+        return float(sq_loss(rule.generators[-1](hs[-1]), hs[-2]))
 
 
 def test_autoencoder_trains_fc1_and_the_top_generator_only(mnist_small):

@@ -18,28 +18,19 @@ import torch
 from tests import browser
 
 REPO = Path(__file__).resolve().parent.parent
-SNAKEMAKE = [
-    sys.executable,
-    "-m",
-    "snakemake",
-    "-s",
-    str(REPO / "Snakefile"),
-    "--configfile",
-    str(REPO / "config" / "test.yaml"),
-]
+
+
+def _run(workdir: Path, *extra: str, code: Path = REPO) -> subprocess.CompletedProcess:
+    """The real snakemake on the tiny config, with the Snakefile and modules of ``code`` (run from
+    there: `python -m` puts the current directory first on sys.path)."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(code / "Snakefile"), "--configfile",
+           str(code / "config" / "test.yaml"), "--directory", str(workdir), *extra]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    cwd = None if code == REPO else code
+    return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=900)
+
 
 pytestmark = pytest.mark.needs_data
-
-
-def _run(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [*SNAKEMAKE, "--directory", str(workdir), *extra],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -185,14 +176,7 @@ def test_editing_code_reruns_the_steps_that_run_it_only(workflow_run, tmp_path):
     work = _project_copy(workflow_run, tmp_path / "project")
 
     def changed() -> set[str]:
-        # cwd: `python -m` puts it first on sys.path, so the copy's code is the one imported
-        proc = subprocess.run(
-            [sys.executable, "-m", "snakemake", "-s", str(work / "Snakefile"), "--configfile",
-             str(work / "config" / "test.yaml"), "--directory", str(work), "--list-changes",
-             "params"],
-            env={**os.environ, "PYTHONPATH": str(work)}, cwd=work, capture_output=True,
-            text=True, timeout=300,
-        )  # fmt: skip
+        proc = _run(work, "--list-changes", "params", code=work)
         assert proc.returncode == 0, proc.stderr[-3000:]
         return set(proc.stdout.split())
 
