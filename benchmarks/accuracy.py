@@ -64,14 +64,21 @@ class _OutOfTime(Exception):
     """The wall-clock cap stopped training."""
 
 
+#: Folders of results tables: their changes do not make a commit "dirty".
+RESULTS_DIRS = ("benchmarks/results", "results")
+
+
 def commit() -> str:
-    """The checked-out commit (short hash), ``-dirty`` when tracked files differ from it."""
+    """The checked-out commit (short hash), ``-dirty`` when tracked files other than results
+    tables (``RESULTS_DIRS``, which a benchmark writes as it goes) differ from it."""
 
     def git(*a: str) -> str:
         return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
     head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return head + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    outside = [f":(exclude){d}" for d in RESULTS_DIRS]
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", *outside)
+    return head + ("-dirty" if changed else "")
 
 
 def device_name(device: str, threads: int) -> str:

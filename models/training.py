@@ -135,15 +135,14 @@ def lr_factor(schedule: str, epoch: int, epochs: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / max(epochs, 1)))
 
 
-def scale_learning_rates(rule: Rule, factor: float) -> int:
-    """Set every optimiser's learning rates to ``factor`` x their initial values; returns how many
-    optimisers the rule holds (rates a rule applies by hand, outside an optimiser, are unchanged)."""
-    opts = optimizers(rule)
-    for opt in opts.values():
+def scale_learning_rates(rule: Rule, factor: float) -> None:
+    """Set every optimiser's learning rates to ``factor`` x their initial values, and the rates the
+    rule applies by hand to ``factor`` x theirs (``rule.lr_scale``)."""
+    for opt in optimizers(rule).values():
         for group in opt.param_groups:
             group.setdefault("initial_lr", group["lr"])
             group["lr"] = group["initial_lr"] * factor
-    return len(opts)
+    rule.lr_scale = factor
 
 
 def _rng_state(gen: torch.Generator) -> dict:
@@ -185,8 +184,8 @@ def train(
 ) -> TrainResult:
     """Train ``rule`` for ``epochs`` passes over shuffled minibatches; evaluate after each epoch.
 
-    ``lr_schedule`` (one of ``LR_SCHEDULES``) scales the learning rate of every optimiser the rule
-    holds at the start of each epoch (``lr_factor``).
+    ``lr_schedule`` (one of ``LR_SCHEDULES``) scales every learning rate of the rule at the start of
+    each epoch (``lr_factor``): its optimisers' and those it applies by hand (``Rule.lr_scale``).
 
     After every epoch ``on_epoch`` receives the full training state (weights, optimisers, random
     generators, curves, snapshots); passing that state back as ``resume`` continues the run exactly
@@ -238,13 +237,7 @@ def train(
     next_point = sum(p <= seen for p in points)  # points already covered (on resume: all <= seen)
     for epoch in range(first, n_epochs + 1):
         if lr_schedule != "constant":
-            n_opts = scale_learning_rates(rule, lr_factor(lr_schedule, epoch, n_epochs))
-            if not n_opts and epoch == first:
-                log.warning(
-                    "%s holds no optimiser: lr_schedule %r changes nothing",
-                    type(rule).__name__,
-                    lr_schedule,
-                )
+            scale_learning_rates(rule, lr_factor(lr_schedule, epoch, n_epochs))
         rule.train()
         order = torch.randperm(len(x_train), generator=gen)
         sums: dict[str, float] = {}

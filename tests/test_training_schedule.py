@@ -6,8 +6,11 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
-from models.training import build_rule, lr_factor, optimizers, train
+from benchmarks.hidden_probe import build
+from models import registry
+from models.training import build_rule, lr_factor, optimizers, scale_learning_rates, train
 
 ARCH = {"hidden": [64], "activation": "relu"}
 
@@ -91,3 +94,28 @@ def test_an_evaluation_only_process_builds_every_rule_without_the_compiler_impor
 
     assert imported("eval") == "False"
     assert imported("train") == "True"  # the check can fail
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+@pytest.mark.parametrize("rule_id", registry.available())
+def test_a_zero_rate_stops_every_learning_rule(rule_id, arch, mnist_small):
+    """At schedule factor 0 (where the cosine ends) a train step changes no parameter: every rate
+    of the rule, in an optimiser or applied by hand (``Rule.lr_scale``), follows the schedule.
+    Exempt: the parameters a rule sets from running statistics (``derived_parameters``), and
+    re-normalisations that move a weight by float rounding (relative 1e-5)."""
+    x, y = mnist_small["x_train"][:32], mnist_small["y_train"][:32]
+    rule = build(rule_id, arch, seed=0)
+    torch.manual_seed(0)
+    rule.train_step(x, y)  # past any first-step initialisation (norm bounds, running means)
+    scale_learning_rates(rule, 0.0)
+    before = {name: p.detach().clone() for name, p in rule.named_parameters()}
+    exempt = rule.derived_parameters()
+    assert exempt <= set(before), f"{rule_id}: derived_parameters names unknown parameters"
+    rule.train_step(x[:16], y[:16])
+    for name, p in rule.named_parameters():
+        if name in exempt:
+            continue
+        change = float(
+            (p.detach() - before[name]).abs().max() / before[name].abs().max().clamp_min(1e-12)
+        )
+        assert change <= 1e-5, f"{rule_id}/{arch}: {name} moved by {change:.1e} at rate 0"

@@ -90,6 +90,11 @@ class Rule(nn.Module, metaclass=ABCMeta):
     ``layers()`` is defined here once for every rule (rules do not override it): by default the
     feed-forward activations (``feedforward``); a rule whose card lists ``layer_readouts`` accepts
     a ``layer_readout`` hyper-parameter naming one of them and implements it in ``readout_states``.
+
+    A rate a rule applies by hand (an in-place update outside a torch optimiser) is multiplied by
+    ``self.lr_scale``: the training loop's learning-rate schedule sets it together with every
+    optimiser's rates (``models.training.scale_learning_rates``), so all of a rule's rates follow
+    one schedule.
     """
 
     card: ClassVar[RuleCard]
@@ -100,6 +105,8 @@ class Rule(nn.Module, metaclass=ABCMeta):
         super().__init__()
         self.net = net
         self.layer_readout = FEEDFORWARD
+        #: the schedule's multiplier of the rates applied by hand (1 = as configured)
+        self.lr_scale = 1.0
 
     def _set_layer_readout(self, layer_readout: str) -> None:
         """Validate and store the ``layer_readout`` hyper-parameter against the card's options."""
@@ -156,6 +163,12 @@ class Rule(nn.Module, metaclass=ABCMeta):
 
     def end_epoch(self, epoch: int) -> None:
         """Hook called after each epoch (schedules, normalisation); default does nothing."""
+
+    def derived_parameters(self) -> set[str]:
+        """Names (as in ``named_parameters``) of the parameters the rule sets from label-free
+        running statistics instead of learning them at a rate, so that ``lr_scale`` and the
+        optimisers' rates do not stop them (e.g. biases that centre a block's input); none here."""
+        return set()
 
     # --- helpers -------------------------------------------------------------------------
     @staticmethod

@@ -127,6 +127,12 @@ class SoftHebbBlocks(nn.Module):
             self.register_buffer(f"input_mean{i}", torch.zeros(n_in))
         self.register_buffer("hebb_batches", torch.zeros((), dtype=torch.long))
 
+    def derived_parameters(self) -> set[str]:
+        """With ``centre_inputs`` every block's bias is ``-W m`` (m: its input's running mean)."""
+        if not self.centre:
+            return set()
+        return {f"net.blocks.{i}.op.bias" for i in range(len(self.net.blocks))}
+
     @torch.no_grad()
     def soft_hebb_blocks(
         self, x: torch.Tensor, *, lr: float, temperature: float, anti_hebbian: bool = False

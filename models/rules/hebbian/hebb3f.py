@@ -81,7 +81,9 @@ class Hebb3F(SoftHebbBlocks, StandardisedReadout, Rule):
     @torch.no_grad()
     def act(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
         """Label-free part: hidden plasticity, features, choice probabilities and sampled choices."""
-        feats, stats = self.soft_hebb_blocks(x, lr=self.lr, temperature=self.temperature)
+        feats, stats = self.soft_hebb_blocks(
+            x, lr=self.lr * self.lr_scale, temperature=self.temperature
+        )
         self.track_features(feats)
         h = self.standardise(feats)
         probs = torch.softmax(self.net.readout(h) / self.choice_temperature, dim=1)  # (n, classes)
@@ -98,8 +100,9 @@ class Hebb3F(SoftHebbBlocks, StandardisedReadout, Rule):
         )  # (n, classes) eligibility post term
         mod = (reward - self.reward_baseline) / len(h)  # (n,) the neuromodulator per example
         ro = self.net.readout
-        ro.weight.add_(outer(ro, h, post * mod[:, None]), alpha=self.readout_lr)
-        ro.bias.add_((post * mod[:, None]).sum(0), alpha=self.readout_lr)
+        lr = self.readout_lr * self.lr_scale
+        ro.weight.add_(outer(ro, h, post * mod[:, None]), alpha=lr)
+        ro.bias.add_((post * mod[:, None]).sum(0), alpha=lr)
         self.reward_baseline.lerp_(reward.mean(), self.baseline_rate)
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:

@@ -100,7 +100,7 @@ class Hebbian(SoftHebbBlocks, StandardisedReadout, Rule):
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         feats, stats = self.soft_hebb_blocks(
             x,
-            lr=self.lr * self.lr_decay ** int(self.epochs_done),
+            lr=self.lr * self.lr_decay ** int(self.epochs_done) * self.lr_scale,
             temperature=self.temperature,
             anti_hebbian=self.anti_hebbian,
         )

@@ -324,7 +324,7 @@ class RSTDP(Rule):
                 pre_mean=mean,
             )
             w = block.op.weight
-            w.add_(dw / (dw.abs().amax() + 1e-30), alpha=self.lr)
+            w.add_(dw / (dw.abs().amax() + 1e-30), alpha=self.lr * self.lr_scale)
             w.copy_(synaptic_scaling(w, getattr(self, f"wnorm{i}")))
             self._homeostasis(getattr(self, f"theta{i}"), rec["spikes"])
         self._homeostasis(self.theta_out, sim["out_spikes"])
@@ -360,7 +360,7 @@ class RSTDP(Rule):
         dw = mod_r[:, None] * stdp + mod_p[:, None] * anti  # (n, features)
         w = self.net.readout.weight  # (outputs, features)
         post = torch.nn.functional.one_hot(choice, w.shape[0]).to(dw.dtype)  # (n, outputs)
-        w.add_(post.t() @ dw / len(dw), alpha=self.readout_lr).clamp_(0, 1)
+        w.add_(post.t() @ dw / len(dw), alpha=self.readout_lr * self.lr_scale).clamp_(0, 1)
         if self.readout_scaling:
             rows = post.bool().any(0)  # (outputs,) the neurons that won, i.e. learned
             w[rows] = synaptic_scaling(w[rows], self.wnorm_out[rows]).clamp_(0, 1)
