@@ -64,19 +64,20 @@ class _OutOfTime(Exception):
     """The wall-clock cap stopped training."""
 
 
-#: Folders of results tables: their changes do not make a commit "dirty".
-RESULTS_DIRS = ("benchmarks/results", "results")
+#: What a run cannot depend on, so its changes do not make a commit "dirty": the folders of results
+#: tables (which a benchmark writes as it goes) and Markdown notes.
+NOT_CODE = ("benchmarks/results", "results", "*.md")
 
 
 def commit() -> str:
     """The checked-out commit (short hash), ``-dirty`` when tracked files other than results
-    tables (``RESULTS_DIRS``, which a benchmark writes as it goes) differ from it."""
+    tables and notes (``NOT_CODE``) differ from it."""
 
     def git(*a: str) -> str:
         return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
     head = git("rev-parse", "--short", "HEAD") or "unknown"
-    outside = [f":(exclude){d}" for d in RESULTS_DIRS]
+    outside = [f":(exclude,glob)**/{p}" if "*" in p else f":(exclude){p}" for p in NOT_CODE]
     changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", *outside)
     return head + ("-dirty" if changed else "")
 
