@@ -27,7 +27,6 @@ import argparse
 import csv
 import logging
 import platform
-import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +36,7 @@ import torch
 import yaml
 
 from benchmarks.csv_rows import check_columns, read_rows, update_rows
+from benchmarks.provenance import commit
 from brain_data.trainsets import as_tensors, load_trainset, trainset_info
 from models import registry
 from models.rule_config import load_rule_config, load_yaml, resolve_hparams, resolve_training
@@ -62,24 +62,6 @@ def table_row(row: dict) -> str:
 
 class _OutOfTime(Exception):
     """The wall-clock cap stopped training."""
-
-
-#: What a run cannot depend on, so its changes do not make a commit "dirty": the folders of results
-#: tables (which a benchmark writes as it goes) and Markdown notes.
-NOT_CODE = ("benchmarks/results", "results", "*.md")
-
-
-def commit() -> str:
-    """The checked-out commit (short hash), ``-dirty`` when tracked files other than results
-    tables and notes (``NOT_CODE``) differ from it."""
-
-    def git(*a: str) -> str:
-        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    outside = [f":(exclude,glob)**/{p}" if "*" in p else f":(exclude){p}" for p in NOT_CODE]
-    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", *outside)
-    return head + ("-dirty" if changed else "")
 
 
 def device_name(device: str, threads: int) -> str:

@@ -36,7 +36,6 @@ import argparse  # noqa: E402
 import concurrent.futures  # noqa: E402
 import datetime  # noqa: E402
 import platform  # noqa: E402
-import subprocess  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -47,6 +46,7 @@ from analyses.intervals import SCHEMES, scheme_variance, t_interval  # noqa: E40
 from analyses.ranking import pair_test  # noqa: E402
 from analyses.rdm import correlation_rdm  # noqa: E402
 from analyses.scoring import score_roi  # noqa: E402
+from benchmarks import provenance  # noqa: E402
 
 NULLS = ("subject", "stimulus", "dual")
 ALPHA = 0.05
@@ -198,15 +198,6 @@ def _cell(null: str, n_subj: int, args: argparse.Namespace) -> list[dict]:
     return summarise(recs, null, n_subj, args.n_stimuli)
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n-sims", type=int, default=500, help="simulated recordings per cell")
@@ -221,7 +212,7 @@ def main() -> None:
     if args.n_sims < 20:
         ap.error("--n-sims must be at least 20")
     now = datetime.datetime.now(datetime.UTC)
-    commit = _commit()
+    commit = provenance.commit()
     out = Path(args.out or f"benchmarks/results/calibration-{now:%Y%m%dT%H%M}.csv")
     rows = []
     t0 = time.perf_counter()

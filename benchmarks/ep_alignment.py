@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from benchmarks.accuracy import commit, device_name
+from benchmarks.accuracy import device_name
+from benchmarks.provenance import commit
 from brain_data.trainsets import as_tensors, load_trainset
 from models.rule_config import load_rule_config, resolve_hparams
 from models.rules.energy import _ep_energy as ep

@@ -28,8 +28,9 @@ import numpy as np
 import torch
 
 from analyses.hidden_learning import layer_change, linear_probe_accuracy
-from benchmarks.accuracy import commit, device_name
+from benchmarks.accuracy import device_name
 from benchmarks.csv_rows import read_rows, update_rows, write_rows
+from benchmarks.provenance import commit
 from brain_data.trainsets import as_tensors, load_trainset
 from models import registry
 from models.rule_config import load_rule_config, resolve_hparams, smoke_budget

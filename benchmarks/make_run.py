@@ -31,6 +31,8 @@ from pathlib import Path
 
 import yaml
 
+from benchmarks.provenance import commit
+
 REPO = Path(__file__).resolve().parent.parent
 STAMP = re.compile(r"\[(\w{3} \w{3}\s+\d+ \d\d:\d\d:\d\d \d{4})\]")
 
@@ -66,12 +68,6 @@ def snakemake(workdir: Path, configfile: str | None, cores: int, extra: list[str
     per_rule = job_times(logs[-1]) if logs else {}
     jobs = len(re.findall(r"^Finished jobid", proc.stderr, flags=re.M))
     return {"wall_s": wall, "jobs": jobs, "per_rule": per_rule}
-
-
-def _commit() -> str:
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                         text=True)  # fmt: skip
-    return out.stdout.strip() or "unknown"
 
 
 def _config(configfile: str | None) -> dict:
@@ -160,7 +156,7 @@ def main() -> None:
                 "overhead_pct_of_training": round(100 * other / train, 1) if train else "",
                 "per_rule": " ".join(f"{k}={v:.0f}" for k, v in sorted(res["per_rule"].items())),
                 "config": args.configfile or "config/config.yaml", "cores": args.cores,
-                "device": f"{platform.machine()} cpu x{os.cpu_count()}", "commit": _commit(),
+                "device": f"{platform.machine()} cpu x{os.cpu_count()}", "commit": commit(),
                 "date": dt.date.today().isoformat(),
             })  # fmt: skip
             print(f"{name}: {res['wall_s']:.1f} s, {res['jobs']} jobs", flush=True)

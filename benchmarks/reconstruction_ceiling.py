@@ -25,8 +25,9 @@ from pathlib import Path
 import torch
 
 from benchmarks import hidden_probe as hp
-from benchmarks.accuracy import commit, device_name
+from benchmarks.accuracy import device_name
 from benchmarks.csv_rows import read_rows, update_rows
+from benchmarks.provenance import commit
 from models.rules.discrepancy._pc_local import forward_record, sq_loss
 from models.training import train
 

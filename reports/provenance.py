@@ -13,14 +13,21 @@ PACKAGES = (
 )  # fmt: skip
 
 
+#: What a run cannot depend on, so its changes do not make a commit "dirty": the folders of results
+#: tables (which the pipeline and the benchmarks write as they go) and Markdown notes.
+NOT_CODE = ("benchmarks/results", "results", "*.md")
+
+
 def git_commit(repo: Path) -> str:
-    """``<sha>`` of HEAD (``+dirty`` when tracked files changed), or ``"unknown"`` outside git."""
+    """``<sha>`` of HEAD (``+dirty`` when tracked files other than ``NOT_CODE`` changed), or
+    ``"unknown"`` outside git."""
+    outside = [f":(exclude,glob)**/{p}" if "*" in p else f":(exclude){p}" for p in NOT_CODE]
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *outside],
             cwd=repo, capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
     except (OSError, subprocess.CalledProcessError):

@@ -171,23 +171,30 @@ def test_results_md_shows_the_result_files_as_they_are():
 def test_commit_is_dirty_for_code_changes_but_not_for_results_tables(tmp_path, monkeypatch):
     """A benchmark's rows name the code they ran: writing results tables (its own rows) or notes
     does not mark the commit dirty; a changed source file does."""
-    import benchmarks.accuracy as acc
+    import benchmarks.provenance as prov
 
     def git(*a):
         subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
 
-    for rel in ("models/rule.py", "benchmarks/results/t.csv", "results/r.csv", "b/NOTES.md"):
+    for rel in (
+        "models/rule.py",
+        "benchmarks/results/t.csv",
+        "results/r.csv",
+        "b/NOTES.md",
+        "README.md",
+    ):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("0\n")
     git("init", "-q")
     git("add", ".")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "c")
-    monkeypatch.setattr(acc, "ROOT", tmp_path)
-    clean = acc.commit()
+    monkeypatch.setattr(prov, "ROOT", tmp_path)
+    clean = prov.commit()
     assert clean and not clean.endswith("-dirty")
     (tmp_path / "benchmarks/results/t.csv").write_text("1\n")
     (tmp_path / "results/r.csv").write_text("1\n")
     (tmp_path / "b/NOTES.md").write_text("1\n")
-    assert acc.commit() == clean
+    (tmp_path / "README.md").write_text("1\n")
+    assert prov.commit() == clean
     (tmp_path / "models/rule.py").write_text("1\n")
-    assert acc.commit() == clean + "-dirty"
+    assert prov.commit() == clean + "-dirty"
